@@ -1,0 +1,94 @@
+"""Settings and limits, passed to the store explicitly (the library reads no environment)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["IndexSettings", "Limits", "SearchSettings", "Settings"]
+
+
+class Limits(BaseModel):
+    """Input limits. Each error that enforces one names the field below."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_text_length: int = Field(16_384, ge=1, description="characters in a memory's text")
+    max_tags: int = Field(32, ge=0, description="tags on one memory")
+    max_tag_length: int = Field(64, ge=1, description="characters in one tag")
+    max_metadata_bytes: int = Field(16_384, ge=2, description="metadata size as compact JSON (UTF-8)")
+    max_metadata_depth: int = Field(4, ge=1, description="nesting depth of metadata objects/lists")
+    max_metadata_keys: int = Field(64, ge=0, description="keys in the top-level metadata object")
+    max_scope_id_length: int = Field(128, ge=1, description="characters in user_id / agent_id / run_id")
+    max_top_k: int = Field(1_000, ge=1, description="hits one search may return")
+    max_batch_size: int = Field(10_000, ge=1, description="items in one add_many / delete_many call")
+    max_page_size: int = Field(1_000, ge=1, description="items in one list() page")
+    max_query_length: int = Field(4_096, ge=1, description="characters in a search query")
+
+
+class IndexSettings(BaseModel):
+    """hnswlib parameters, recorded with the store at creation."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    m: int = Field(16, ge=2, le=128, description="HNSW graph degree (M)")
+    ef_construction: int = Field(128, ge=8, description="HNSW build-time beam width")
+    ef_search: int = Field(96, ge=8, description="HNSW query-time beam width (raised to top_k if smaller)")
+    exact_search_max_candidates: int = Field(
+        4_096,
+        ge=0,
+        description="a filtered search over at most this many candidates is answered exactly",
+    )
+    exact_search_max_fraction: float = Field(
+        0.02,
+        ge=0.0,
+        le=1.0,
+        description="a filter keeping at most this fraction of memories is answered exactly",
+    )
+    initial_capacity: int = Field(1_024, ge=16, description="first hnswlib allocation; grows x2")
+    checkpoint_after_changes: int = Field(
+        20_000,
+        ge=1,
+        description="journal entries after which the encrypted index snapshot is rewritten",
+    )
+
+
+class SearchSettings(BaseModel):
+    """Scoring knobs for ``search``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    recency_weight: float = Field(
+        0.1,
+        ge=0.0,
+        le=1.0,
+        description="w in score = (1 - w) * similarity + w * recency for sort_by='relevance'",
+    )
+    recency_half_life_days: float = Field(
+        30.0,
+        gt=0.0,
+        description="age at which the recency term halves: recency = 0.5 ** (age_days / half_life)",
+    )
+    rerank_pool_factor: int = Field(
+        4, ge=1, description="relevance / date sorts re-rank top_k * factor nearest candidates"
+    )
+    related_per_hit: int = Field(3, ge=1, description="neighbours attached per hit with include_similar")
+    query_cache_size: int = Field(1_024, ge=0, description="query embeddings kept in the LRU cache")
+
+
+class Settings(BaseModel):
+    """Everything tunable about a store. Pass one to ``MemoryStore.open(settings=...)``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    limits: Limits = Field(default_factory=Limits)
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
+    default_user_id: str = Field("default", min_length=1, description="user_id of memories added without one")
+    embed_batch_size: int = Field(64, ge=1, description="texts per embedder call")
+    write_chunk_size: int = Field(512, ge=1, description="memories per SQLite transaction in add_many")
+    synchronous: str = Field(
+        "NORMAL",
+        pattern="^(NORMAL|FULL)$",
+        description="SQLite synchronous mode; NORMAL survives process crashes, FULL also power loss",
+    )
+    busy_timeout_s: float = Field(30.0, gt=0, description="wait for another process's write lock")

@@ -1,0 +1,154 @@
+"""The memorylink error tree.
+
+Every error the library raises on purpose derives from :class:`MemoryLinkError`.
+Core errors carry no HTTP or MCP notions; each front-end maps them in one place.
+
+::
+
+    MemoryLinkError
+    ├── ValidationError            bad input; names the field and, for limits, the limit
+    │   └── LimitExceededError     a named limit (text length, tag count, top_k, ...) was exceeded
+    ├── NotFoundError              no memory with that id (in that scope)
+    ├── InvalidKeyError            the passphrase or key does not open this store
+    ├── EmbedderMismatchError      the embedder differs from the one the store was built with
+    ├── StoreClosedError           the store was used after close()
+    ├── StoreCorruptedError        a record failed its integrity check under the right key
+    ├── SchemaVersionError         the store was written by a newer memorylink
+    └── MissingDependencyError     an optional extra is not installed (also an ImportError)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "EmbedderMismatchError",
+    "InvalidKeyError",
+    "LimitExceededError",
+    "MemoryLinkError",
+    "MissingDependencyError",
+    "NotFoundError",
+    "SchemaVersionError",
+    "StoreClosedError",
+    "StoreCorruptedError",
+    "ValidationError",
+]
+
+
+class MemoryLinkError(Exception):
+    """Base class of every error memorylink raises on purpose.
+
+    Attributes:
+        code: A stable, machine-readable name (``"not_found"``, ``"validation_error"`` ...).
+        details: JSON-able extra facts (field, limit, index ...), safe to show to a caller.
+    """
+
+    code: str = "memorylink_error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = dict(details or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as a JSON-able dict: ``{"code", "message", "details"}``."""
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class ValidationError(MemoryLinkError, ValueError):
+    """Input failed validation. ``field`` names where (``"text"``, ``"filter.tags.any"`` ...)."""
+
+    code = "validation_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        merged = dict(details or {})
+        if field is not None:
+            merged.setdefault("field", field)
+        super().__init__(message, details=merged)
+        self.field = field
+
+
+class LimitExceededError(ValidationError):
+    """A configured limit was exceeded; ``limit`` is the setting's name, ``maximum`` its value."""
+
+    code = "limit_exceeded"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: str,
+        maximum: int,
+        actual: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        details: dict[str, Any] = {"limit": limit, "maximum": maximum}
+        if actual is not None:
+            details["actual"] = actual
+        super().__init__(message, field=field, details=details)
+        self.limit = limit
+        self.maximum = maximum
+        self.actual = actual
+
+
+class NotFoundError(MemoryLinkError, LookupError):
+    """No memory with that id exists (or it is outside the caller's scope)."""
+
+    code = "not_found"
+
+    def __init__(self, memory_id: str) -> None:
+        super().__init__(f"memory {memory_id!r} not found", details={"id": memory_id})
+        self.memory_id = memory_id
+
+
+class InvalidKeyError(MemoryLinkError):
+    """The passphrase or key does not open this store. Nothing on disk was changed."""
+
+    code = "invalid_key"
+
+
+class EmbedderMismatchError(MemoryLinkError):
+    """The store was built with another embedder (name or dimension)."""
+
+    code = "embedder_mismatch"
+
+
+class StoreClosedError(MemoryLinkError):
+    """The store was used after :meth:`MemoryStore.close`."""
+
+    code = "store_closed"
+
+    def __init__(self, message: str = "the memory store is closed") -> None:
+        super().__init__(message)
+
+
+class StoreCorruptedError(MemoryLinkError):
+    """A record or file failed its integrity check although the key is right."""
+
+    code = "store_corrupted"
+
+
+class SchemaVersionError(MemoryLinkError):
+    """The store's schema is newer than this version of memorylink understands."""
+
+    code = "schema_version"
+
+
+class MissingDependencyError(MemoryLinkError, ImportError):
+    """An optional dependency is missing; the message names the ``pip install`` to run."""
+
+    code = "missing_dependency"
+
+    def __init__(self, package: str, extra: str) -> None:
+        super().__init__(
+            f"{package} is not installed; run: pip install \"memorylink[{extra}]\"",
+            details={"package": package, "extra": extra},
+        )
+        self.package = package
+        self.extra = extra

@@ -1,0 +1,391 @@
+"""Request and response shapes shared by the library and every front-end (pydantic v2)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Generic, Literal, TypeVar
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from memorylink.config import Limits
+from memorylink.errors import LimitExceededError, ValidationError
+
+__all__ = [
+    "BatchItemResult",
+    "BatchResult",
+    "ErrorInfo",
+    "Memory",
+    "MemoryVersion",
+    "Message",
+    "NewMemory",
+    "Page",
+    "SearchHit",
+    "SearchResult",
+    "SortBy",
+    "StoreStats",
+    "validate_metadata",
+    "validate_new_memory",
+]
+
+SortBy = Literal["relevance", "similarity", "date"]
+ListOrder = Literal["created_desc", "created_asc", "updated_desc", "updated_asc"]
+T = TypeVar("T")
+
+
+def _aware_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("datetime must be timezone-aware")
+    return value.astimezone(UTC)
+
+
+class Memory(BaseModel):
+    """One stored memory. ``id`` sorts by creation time."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    text: str
+    tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    user_id: str
+    agent_id: str | None = None
+    run_id: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    version: int = Field(1, ge=1)
+
+    _utc = field_validator("created_at", "updated_at")(_aware_utc)
+
+
+class MemoryVersion(BaseModel):
+    """One version of a memory, as kept by ``history()`` (oldest first, current last)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    memory_id: str
+    version: int
+    text: str
+    tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    changed_at: datetime
+
+    _utc = field_validator("changed_at")(_aware_utc)
+
+
+class NewMemory(BaseModel):
+    """One item for ``add`` / ``add_many``. Validate with :func:`validate_new_memory`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text: str
+    tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    user_id: str | None = None
+    agent_id: str | None = None
+    run_id: str | None = None
+
+
+class Message(BaseModel):
+    """One chat message for ``add_messages`` (the shape agent frameworks and mem0 pass)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    role: str = Field(min_length=1, max_length=64)
+    content: str
+
+
+class SearchHit(BaseModel):
+    """A memory found by a search, with its cosine similarity in [0, 1] and final score."""
+
+    model_config = ConfigDict(frozen=True)
+
+    memory: Memory
+    similarity: float
+    score: float
+    related: list[SearchHit] = Field(default_factory=list)
+
+
+class SearchResult(BaseModel):
+    """The answer to ``search`` / ``similar``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    hits: list[SearchHit]
+    total: int = Field(description="memories in scope that matched the filter (the candidate pool)")
+    query: str
+    query_time_ms: float
+    filter: dict[str, Any] | None = None
+    sort_by: SortBy = "relevance"
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    @property
+    def memories(self) -> list[Memory]:
+        """The hits' memories, best first."""
+        return [hit.memory for hit in self.hits]
+
+
+class ErrorInfo(BaseModel):
+    """A JSON-able error: the ``to_dict()`` of a :class:`~memorylink.errors.MemoryLinkError`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class BatchItemResult(BaseModel):
+    """The outcome of one batch item: ``id`` when it succeeded, ``error`` when it failed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int
+    id: str | None = None
+    error: ErrorInfo | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class BatchResult(BaseModel):
+    """Per-item results of ``add_many`` (in input order)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    succeeded: int
+    failed: int
+    items: list[BatchItemResult]
+
+    @property
+    def ids(self) -> list[str]:
+        """Ids of the stored items, in input order."""
+        return [item.id for item in self.items if item.id is not None]
+
+    @property
+    def errors(self) -> list[BatchItemResult]:
+        return [item for item in self.items if item.error is not None]
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of ``list()``; pass ``next_cursor`` back to get the next one (None: last page)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: list[T]
+    next_cursor: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+class StoreStats(BaseModel):
+    """What ``stats()`` reports."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str | None
+    memories: int
+    users: int
+    history_versions: int
+    embedder: str
+    dimension: int
+    index_entries: int
+    journal_entries: int
+    disk_bytes: int
+    key_id: str
+    schema_version: int
+
+
+def _check_scope_id(name: str, value: object, limits: Limits, *, required: bool) -> str | None:
+    if value is None:
+        if required:
+            raise ValidationError(f"{name} is required", field=name)
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(f"{name} must be a non-empty string", field=name)
+    if len(value) > limits.max_scope_id_length:
+        raise LimitExceededError(
+            f"{name} is {len(value)} characters; the limit max_scope_id_length is {limits.max_scope_id_length}",
+            limit="max_scope_id_length",
+            maximum=limits.max_scope_id_length,
+            actual=len(value),
+            field=name,
+        )
+    return value
+
+
+def validate_text(text: object, limits: Limits, *, field: str = "text") -> str:
+    """Check a memory text: a non-blank string within ``max_text_length``."""
+    if not isinstance(text, str):
+        raise ValidationError(f"{field} must be a string, not {type(text).__name__}", field=field)
+    if not text.strip():
+        raise ValidationError(f"{field} must not be empty", field=field)
+    if len(text) > limits.max_text_length:
+        raise LimitExceededError(
+            f"{field} is {len(text)} characters; the limit max_text_length is {limits.max_text_length}",
+            limit="max_text_length",
+            maximum=limits.max_text_length,
+            actual=len(text),
+            field=field,
+        )
+    return text
+
+
+def validate_tags(tags: object, limits: Limits) -> list[str]:
+    """Check tags: strings, each within ``max_tag_length``, at most ``max_tags``; duplicates dropped."""
+    if isinstance(tags, str) or not isinstance(tags, (list, tuple, set, frozenset)):
+        raise ValidationError("tags must be a list of strings", field="tags")
+    seen: dict[str, None] = {}
+    for position, tag in enumerate(tags):
+        if not isinstance(tag, str) or not tag.strip():
+            raise ValidationError(f"tags[{position}] must be a non-empty string", field=f"tags[{position}]")
+        if len(tag) > limits.max_tag_length:
+            raise LimitExceededError(
+                f"tags[{position}] is {len(tag)} characters; the limit max_tag_length is {limits.max_tag_length}",
+                limit="max_tag_length",
+                maximum=limits.max_tag_length,
+                actual=len(tag),
+                field=f"tags[{position}]",
+            )
+        seen.setdefault(tag, None)
+    if len(seen) > limits.max_tags:
+        raise LimitExceededError(
+            f"{len(seen)} tags given; the limit max_tags is {limits.max_tags}",
+            limit="max_tags",
+            maximum=limits.max_tags,
+            actual=len(seen),
+            field="tags",
+        )
+    return list(seen)
+
+
+def _metadata_depth(value: object, path: str, depth: int) -> int:
+    if isinstance(value, Mapping):
+        deepest = depth
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValidationError(f"{path} keys must be strings", field=path)
+            deepest = max(deepest, _metadata_depth(item, f"{path}.{key}", depth + 1))
+        return deepest
+    if isinstance(value, (list, tuple)):
+        deepest = depth
+        for position, item in enumerate(value):
+            deepest = max(deepest, _metadata_depth(item, f"{path}[{position}]", depth + 1))
+        return deepest
+    if value is None or isinstance(value, (str, bool, int)):
+        return depth
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValidationError(f"{path} must be a finite number", field=path)
+        return depth
+    raise ValidationError(
+        f"{path} must be JSON (str, number, bool, null, list, object), not {type(value).__name__}",
+        field=path,
+    )
+
+
+def validate_metadata(metadata: object, limits: Limits) -> dict[str, Any]:
+    """Check metadata: a JSON object within the key, depth and size limits."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise ValidationError("metadata must be an object (dict)", field="metadata")
+    for key in metadata:
+        if not isinstance(key, str) or not key:
+            raise ValidationError("metadata keys must be non-empty strings", field="metadata")
+        if "." in key:
+            raise ValidationError(
+                f"metadata key {key!r} must not contain '.' (filters address metadata.<key>)",
+                field=f"metadata.{key}",
+            )
+    if len(metadata) > limits.max_metadata_keys:
+        raise LimitExceededError(
+            f"metadata has {len(metadata)} keys; the limit max_metadata_keys is {limits.max_metadata_keys}",
+            limit="max_metadata_keys",
+            maximum=limits.max_metadata_keys,
+            actual=len(metadata),
+            field="metadata",
+        )
+    depth = _metadata_depth(metadata, "metadata", 0)
+    if depth > limits.max_metadata_depth:
+        raise LimitExceededError(
+            f"metadata nests {depth} levels; the limit max_metadata_depth is {limits.max_metadata_depth}",
+            limit="max_metadata_depth",
+            maximum=limits.max_metadata_depth,
+            actual=depth,
+            field="metadata",
+        )
+    size = len(json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > limits.max_metadata_bytes:
+        raise LimitExceededError(
+            f"metadata is {size} bytes as JSON; the limit max_metadata_bytes is {limits.max_metadata_bytes}",
+            limit="max_metadata_bytes",
+            maximum=limits.max_metadata_bytes,
+            actual=size,
+            field="metadata",
+        )
+    return json.loads(json.dumps(metadata))  # a detached, plain-JSON copy
+
+
+def validate_new_memory(item: object, limits: Limits, *, default_user_id: str) -> NewMemory:
+    """Validate one add item (a :class:`NewMemory`, a mapping or a bare string)."""
+    if isinstance(item, str):
+        item = {"text": item}
+    elif isinstance(item, NewMemory):
+        item = item.model_dump()
+    if not isinstance(item, Mapping):
+        raise ValidationError(
+            f"an item must be a string, a mapping or a NewMemory, not {type(item).__name__}", field="item"
+        )
+    unknown = sorted(set(item) - set(NewMemory.model_fields))
+    if unknown:
+        raise ValidationError(f"unknown field {unknown[0]!r}", field=str(unknown[0]))
+    if "text" not in item:
+        raise ValidationError("text is required", field="text")
+    text = validate_text(item["text"], limits)
+    tags = validate_tags(item.get("tags") or [], limits)
+    metadata = validate_metadata(item.get("metadata"), limits)
+    user_id = _check_scope_id("user_id", item.get("user_id") or default_user_id, limits, required=True)
+    agent_id = _check_scope_id("agent_id", item.get("agent_id"), limits, required=False)
+    run_id = _check_scope_id("run_id", item.get("run_id"), limits, required=False)
+    return NewMemory.model_construct(
+        text=text, tags=tags, metadata=metadata, user_id=user_id, agent_id=agent_id, run_id=run_id
+    )
+
+
+def check_scope_id(name: str, value: object, limits: Limits) -> str | None:
+    """Validate an optional user_id / agent_id / run_id argument."""
+    return _check_scope_id(name, value, limits, required=False)
+
+
+def check_top_k(top_k: object, limits: Limits) -> int:
+    """Validate ``top_k``: an int in [1, max_top_k]."""
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise ValidationError("top_k must be a positive integer", field="top_k")
+    if top_k > limits.max_top_k:
+        raise LimitExceededError(
+            f"top_k is {top_k}; the limit max_top_k is {limits.max_top_k}",
+            limit="max_top_k",
+            maximum=limits.max_top_k,
+            actual=top_k,
+            field="top_k",
+        )
+    return top_k
+
+
+def pydantic_error_to_validation(error: pydantic.ValidationError) -> ValidationError:
+    """Turn pydantic's error into ours, naming the first failing field."""
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or None
+    return ValidationError(f"{field}: {first['msg']}" if field else first["msg"], field=field)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
