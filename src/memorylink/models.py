@@ -18,6 +18,8 @@ __all__ = [
     "BatchItemResult",
     "BatchResult",
     "ErrorInfo",
+    "ImportResult",
+    "LineError",
     "Memory",
     "MemoryVersion",
     "Message",
@@ -171,6 +173,27 @@ class BatchResult(BaseModel):
     @property
     def errors(self) -> list[BatchItemResult]:
         return [item for item in self.items if item.error is not None]
+
+
+class LineError(BaseModel):
+    """A line of an import that was not stored, and why (``line`` is 1-based, the header is line 1)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    line: int
+    error: ErrorInfo
+
+
+class ImportResult(BaseModel):
+    """What ``import_`` did: stored ids, and each line that was skipped or failed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    imported: int
+    skipped: int
+    failed: int
+    ids: list[str] = Field(default_factory=list)
+    errors: list[LineError] = Field(default_factory=list)
 
 
 class Page(BaseModel, Generic[T]):

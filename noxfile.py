@@ -1,0 +1,57 @@
+"""Developer and CI sessions: `nox` runs lint, typecheck and tests (what CI runs)."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_venv = "yes"
+nox.options.error_on_missing_interpreters = True
+
+PYTHON = "3.11"
+# The CPU build of torch must be installed before sentence-transformers, or pip resolves a
+# multi-GB CUDA build. This pin belongs to the install step, not to the package's requirements.
+TORCH = "torch==2.13.0"
+
+
+def install_with_model(session: nox.Session, extras: str) -> None:
+    session.install(TORCH)
+    session.install("-e", f".[{extras}]")
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff: lint and format check."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "examples", "noxfile.py")
+    session.run("ruff", "format", "--check", "src", "tests", "benchmarks", "examples", "noxfile.py")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on src (the optional model dependency is not needed for this)."""
+    session.install("-e", ".[dev]")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The whole suite, the real-model tests included: `nox -s tests -- -m "not model"` skips those."""
+    install_with_model(session, "embed,dev")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """The quick start: store a dozen memories with the real embedder and search them."""
+    install_with_model(session, "embed")
+    session.run("python", "examples/quickstart.py")
+
+
+@nox.session(python=PYTHON)
+def benchmarks(session: nox.Session) -> None:
+    """Run every benchmark script; each prints a table and writes benchmarks/results/<name>.json."""
+    install_with_model(session, "embed,dev")
+    scripts = session.posargs or ["ingest", "single_add", "search", "scale_100k"]
+    for script in scripts:
+        session.run("python", f"benchmarks/bench_{script}.py")

@@ -1,0 +1,70 @@
+"""memorylink: a local-first, encrypted memory layer for AI agents.
+
+``import memorylink`` stays light: it loads no model, web framework or adapter.
+The default embedder (sentence-transformers) is imported only when a text is embedded.
+"""
+
+from memorylink._version import __version__
+from memorylink.async_store import AsyncMemoryStore
+from memorylink.config import IndexSettings, Limits, SearchSettings, Settings
+from memorylink.errors import (
+    EmbedderMismatchError,
+    InvalidKeyError,
+    LimitExceededError,
+    MemoryLinkError,
+    MissingDependencyError,
+    NotFoundError,
+    SchemaVersionError,
+    StoreClosedError,
+    StoreCorruptedError,
+    ValidationError,
+)
+from memorylink.events import Event, EventEmitter
+from memorylink.filters import Filter
+from memorylink.models import (
+    BatchItemResult,
+    BatchResult,
+    ImportResult,
+    Memory,
+    MemoryVersion,
+    Message,
+    NewMemory,
+    Page,
+    SearchHit,
+    SearchResult,
+    StoreStats,
+)
+from memorylink.store import MemoryStore
+
+__all__ = [
+    "AsyncMemoryStore",
+    "BatchItemResult",
+    "BatchResult",
+    "EmbedderMismatchError",
+    "Event",
+    "EventEmitter",
+    "Filter",
+    "ImportResult",
+    "IndexSettings",
+    "InvalidKeyError",
+    "LimitExceededError",
+    "Limits",
+    "Memory",
+    "MemoryLinkError",
+    "MemoryStore",
+    "MemoryVersion",
+    "Message",
+    "MissingDependencyError",
+    "NewMemory",
+    "Page",
+    "SchemaVersionError",
+    "SearchHit",
+    "SearchResult",
+    "SearchSettings",
+    "Settings",
+    "StoreClosedError",
+    "StoreCorruptedError",
+    "StoreStats",
+    "ValidationError",
+    "__version__",
+]

@@ -1,0 +1,263 @@
+"""Encrypted record encoding, and the in-memory catalog that filters search candidates."""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from memorylink.crypto.base import Cipher
+from memorylink.errors import StoreCorruptedError
+from memorylink.filters import Filter
+from memorylink.ids import created_at_of, encode_id
+from memorylink.models import Memory, MemoryVersion
+from memorylink.storage.base import HistoryRow, MemoryRow
+
+__all__ = ["Body", "Catalog", "CatalogEntry", "RecordCodec", "Scope"]
+
+_ID = struct.Struct(">q")
+_ID_VERSION = struct.Struct(">qq")
+
+
+def ms_to_datetime(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000.0, tz=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Who a call is about. ``None`` fields do not restrict."""
+
+    user_id: str | None = None
+    agent_id: str | None = None
+    run_id: str | None = None
+
+    def is_empty(self) -> bool:
+        return self.user_id is None and self.agent_id is None and self.run_id is None
+
+    def contains(self, user_id: str, agent_id: str | None, run_id: str | None) -> bool:
+        return (
+            (self.user_id is None or self.user_id == user_id)
+            and (self.agent_id is None or self.agent_id == agent_id)
+            and (self.run_id is None or self.run_id == run_id)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """The encrypted part of a memory."""
+
+    text: str
+    tags: tuple[str, ...]
+    metadata: dict[str, Any]
+    user_id: str
+    agent_id: str | None
+    run_id: str | None
+
+    def to_json(self) -> bytes:
+        data: dict[str, Any] = {"t": self.text, "u": self.user_id}
+        if self.tags:
+            data["g"] = list(self.tags)
+        if self.metadata:
+            data["m"] = self.metadata
+        if self.agent_id is not None:
+            data["a"] = self.agent_id
+        if self.run_id is not None:
+            data["r"] = self.run_id
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> Body:
+        data = json.loads(raw)
+        return cls(
+            text=data["t"],
+            tags=tuple(data.get("g", ())),
+            metadata=data.get("m", {}),
+            user_id=data["u"],
+            agent_id=data.get("a"),
+            run_id=data.get("r"),
+        )
+
+
+class RecordCodec:
+    """Seals and opens rows with the store's cipher; associated data binds each to its id."""
+
+    def __init__(self, cipher: Cipher) -> None:
+        self.cipher = cipher
+
+    def scope_indexes(self, user_id: str, agent_id: str | None, run_id: str | None) -> tuple[bytes, bytes | None, bytes | None]:
+        blind = self.cipher.blind_index
+        return (
+            blind(user_id, "user_id"),
+            None if agent_id is None else blind(agent_id, "agent_id"),
+            None if run_id is None else blind(run_id, "run_id"),
+        )
+
+    def memory_row(self, memory_id: int, body: Body, *, updated_at: int, version: int) -> MemoryRow:
+        user_bi, agent_bi, run_bi = self.scope_indexes(body.user_id, body.agent_id, body.run_id)
+        sealed = self.cipher.encrypt(body.to_json(), b"ml/memory/" + _ID.pack(memory_id))
+        return MemoryRow(memory_id, updated_at, version, user_bi, agent_bi, run_bi, sealed)
+
+    def open_row(self, row: MemoryRow) -> Body:
+        return Body.from_json(self.cipher.decrypt(row.body, b"ml/memory/" + _ID.pack(row.id)))
+
+    def history_row(self, memory_id: int, version: int, changed_at: int, body: Body) -> HistoryRow:
+        ad = b"ml/history/" + _ID_VERSION.pack(memory_id, version)
+        return HistoryRow(memory_id, version, changed_at, self.cipher.encrypt(body.to_json(), ad))
+
+    def open_history(self, row: HistoryRow) -> Body:
+        ad = b"ml/history/" + _ID_VERSION.pack(row.memory_id, row.version)
+        return Body.from_json(self.cipher.decrypt(row.body, ad))
+
+    def seal_vector(self, memory_id: int, vector: npt.NDArray[np.float32]) -> bytes:
+        data = np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+        return self.cipher.encrypt(data, b"ml/vector/" + _ID.pack(memory_id))
+
+    def open_vector(self, memory_id: int, blob: bytes, dimension: int) -> npt.NDArray[np.float32]:
+        raw = self.cipher.decrypt(blob, b"ml/vector/" + _ID.pack(memory_id))
+        vector = np.frombuffer(raw, dtype=np.float32)
+        if vector.shape != (dimension,):
+            raise StoreCorruptedError(f"vector of memory {encode_id(memory_id)} has the wrong dimension")
+        return vector
+
+    def to_memory(self, row: MemoryRow, body: Body | None = None) -> Memory:
+        body = body if body is not None else self.open_row(row)
+        return Memory.model_construct(
+            id=encode_id(row.id),
+            text=body.text,
+            tags=list(body.tags),
+            metadata=body.metadata,
+            user_id=body.user_id,
+            agent_id=body.agent_id,
+            run_id=body.run_id,
+            created_at=created_at_of(row.id),
+            updated_at=ms_to_datetime(row.updated_at),
+            version=row.version,
+        )
+
+    def to_version(self, memory_id: int, version: int, changed_at: int, body: Body) -> MemoryVersion:
+        return MemoryVersion.model_construct(
+            memory_id=encode_id(memory_id),
+            version=version,
+            text=body.text,
+            tags=list(body.tags),
+            metadata=body.metadata,
+            changed_at=ms_to_datetime(changed_at),
+        )
+
+
+@dataclass(slots=True)
+class CatalogEntry:
+    """The filterable attributes of one memory (satisfies ``filters.FilterTarget``)."""
+
+    user_id: str
+    agent_id: str | None
+    run_id: str | None
+    tags: frozenset[str]
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, memory_id: int, updated_at: int, body: Body) -> CatalogEntry:
+        return cls(
+            user_id=body.user_id,
+            agent_id=body.agent_id,
+            run_id=body.run_id,
+            tags=frozenset(body.tags),
+            metadata=body.metadata,
+            created_at=created_at_of(memory_id),
+            updated_at=ms_to_datetime(updated_at),
+        )
+
+
+class Catalog:
+    """Decrypted attributes of every memory, kept in memory to evaluate scopes and filters.
+
+    Built on first need (it costs one decryption per memory) and kept current by the
+    store's journal replay. Candidate sets are cached per (scope, filter) until the
+    next change.
+    """
+
+    def __init__(self, cache_size: int = 64) -> None:
+        self.entries: dict[int, CatalogEntry] = {}
+        self._by_user: dict[str, set[int]] = {}
+        self._by_agent: dict[str, set[int]] = {}
+        self._by_run: dict[str, set[int]] = {}
+        self._cache: dict[tuple[Scope, Filter | None], npt.NDArray[np.int64]] = {}
+        self._cache_size = cache_size
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def put(self, memory_id: int, entry: CatalogEntry) -> None:
+        self.remove(memory_id)
+        self.entries[memory_id] = entry
+        self._by_user.setdefault(entry.user_id, set()).add(memory_id)
+        if entry.agent_id is not None:
+            self._by_agent.setdefault(entry.agent_id, set()).add(memory_id)
+        if entry.run_id is not None:
+            self._by_run.setdefault(entry.run_id, set()).add(memory_id)
+
+    def put_many(self, items: Iterable[tuple[int, CatalogEntry]]) -> None:
+        for memory_id, entry in items:
+            self.put(memory_id, entry)
+
+    def remove(self, memory_id: int) -> None:
+        self._cache.clear()
+        old = self.entries.pop(memory_id, None)
+        if old is None:
+            return
+        _discard(self._by_user, old.user_id, memory_id)
+        if old.agent_id is not None:
+            _discard(self._by_agent, old.agent_id, memory_id)
+        if old.run_id is not None:
+            _discard(self._by_run, old.run_id, memory_id)
+
+    def _scoped_ids(self, scope: Scope) -> set[int] | None:
+        sets: list[set[int]] = []
+        if scope.user_id is not None:
+            sets.append(self._by_user.get(scope.user_id, set()))
+        if scope.agent_id is not None:
+            sets.append(self._by_agent.get(scope.agent_id, set()))
+        if scope.run_id is not None:
+            sets.append(self._by_run.get(scope.run_id, set()))
+        if not sets:
+            return None
+        sets.sort(key=len)
+        return set.intersection(*sets) if len(sets) > 1 else sets[0]
+
+    def candidates(self, scope: Scope, filter_: Filter | None) -> npt.NDArray[np.int64] | None:
+        """Ids in scope that match the filter, or None when nothing restricts."""
+        if scope.is_empty() and filter_ is None:
+            return None
+        key = (scope, filter_)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        scoped = self._scoped_ids(scope)
+        if filter_ is None:
+            assert scoped is not None
+            ids = np.fromiter(scoped, dtype=np.int64, count=len(scoped))
+        else:
+            entries = self.entries
+            pool: Iterable[int] = scoped if scoped is not None else entries.keys()
+            matches = filter_.matches
+            ids = np.fromiter((i for i in pool if matches(entries[i])), dtype=np.int64)
+        if len(self._cache) >= self._cache_size:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[key] = ids
+        return ids
+
+
+def _discard(index: dict[str, set[int]], key: str, memory_id: int) -> None:
+    members = index.get(key)
+    if members is not None:
+        members.discard(memory_id)
+        if not members:
+            del index[key]

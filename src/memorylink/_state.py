@@ -1,0 +1,309 @@
+"""Derived in-memory state: the vector index and the catalog, kept in step with storage.
+
+Storage is the truth. Every committed change appends a journal entry (with the
+encrypted vector for new or re-embedded texts). This module replays the journal into
+the in-memory index, so changes made by this process and by other processes that
+opened the same store are seen alike. From time to time, and at close, the index is
+written as an encrypted snapshot file and the journal entries it covers are pruned.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import struct
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from memorylink._concurrency import ReadWriteLock
+from memorylink._records import Catalog, CatalogEntry, RecordCodec
+from memorylink.crypto.blobs import open_blob, seal_blob
+from memorylink.errors import InvalidKeyError, StoreCorruptedError
+from memorylink.index.base import VectorIndex
+from memorylink.storage.base import ChangeRow, Op
+from memorylink.storage.sqlite import SqliteStorage
+
+__all__ = ["DerivedState"]
+
+logger = logging.getLogger(__name__)
+
+_MAGIC = b"MLSNAP01"
+_LENGTH = struct.Struct(">I")
+
+EmbedTexts = Callable[[Sequence[str]], npt.NDArray[np.float32]]
+
+
+class DerivedState:
+    """Owns the index and catalog of one open store and keeps them current."""
+
+    def __init__(
+        self,
+        *,
+        storage: SqliteStorage,
+        codec: RecordCodec,
+        index: VectorIndex,
+        new_index: Callable[[], VectorIndex],
+        load_index: Callable[[bytearray], VectorIndex],
+        directory: Path | None,
+        checkpoint_after: int,
+    ) -> None:
+        self.storage = storage
+        self.codec = codec
+        self.index = index
+        self._new_index = new_index
+        self._load_index = load_index
+        self._directory = directory
+        self._checkpoint_after = checkpoint_after
+        self.lock = ReadWriteLock()
+        self.catalog: Catalog | None = None
+        self.applied_seq = 0
+        self._data_version = -1
+        self.dimension = index.dimension
+
+    # -- snapshot files ----------------------------------------------------------------
+
+    def snapshot_path(self, key_id: str | None = None) -> Path | None:
+        if self._directory is None:
+            return None
+        return self._directory / f"index-{key_id or self.codec.cipher.key_id}.snapshot"
+
+    def _read_snapshot(self) -> tuple[int, VectorIndex] | None:
+        path = self.snapshot_path()
+        if path is None or not path.exists():
+            return None
+        try:
+            raw = path.read_bytes()
+            if raw[: len(_MAGIC)] != _MAGIC:
+                raise StoreCorruptedError("bad snapshot magic")
+            (length,) = _LENGTH.unpack_from(raw, len(_MAGIC))
+            start = len(_MAGIC) + _LENGTH.size
+            header_bytes = raw[start : start + length]
+            header = json.loads(header_bytes)
+            plain = open_blob(self.codec.cipher, memoryview(raw)[start + length :], _MAGIC + header_bytes)
+            del raw
+            index = self._load_index(plain)
+            if index.dimension != self.dimension:
+                raise StoreCorruptedError("snapshot dimension differs from the store's")
+            return int(header["seq"]), index
+        except (StoreCorruptedError, ValueError, KeyError, OSError) as error:
+            logger.warning("ignoring unusable index snapshot %s: %s", path, error)
+            return None
+
+    def _write_snapshot(self) -> None:
+        path = self.snapshot_path()
+        assert path is not None
+        header = json.dumps(
+            {"seq": self.applied_seq, "key_id": self.codec.cipher.key_id, "count": len(self.index)},
+            separators=(",", ":"),
+        ).encode()
+        sealed = seal_blob(self.codec.cipher, self.index.to_bytes(), _MAGIC + header)
+        temporary = path.with_suffix(".tmp")
+        with open(temporary, "wb") as handle:
+            handle.write(_MAGIC + _LENGTH.pack(len(header)) + header)
+            handle.write(sealed)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+        _fsync_directory(path.parent)
+
+    def remove_stale_snapshots(self) -> None:
+        """Delete snapshot files of other keys and unfinished temporaries (call after the key checked out)."""
+        if self._directory is None:
+            return
+        keep = self.snapshot_path()
+        for candidate in self._directory.glob("index-*"):
+            if candidate != keep:
+                candidate.unlink(missing_ok=True)
+
+    # -- loading -----------------------------------------------------------------------
+
+    def load(self, embed: EmbedTexts) -> None:
+        """Bring the index up to date with storage at open (snapshot + journal, then reconcile)."""
+        with self.lock.write(), self.storage.snapshot():
+            self._data_version = self.storage.data_version()
+            self._load_locked(embed)
+            self._reconcile_locked(embed)
+
+    def _load_locked(self, embed: EmbedTexts) -> None:
+        low, high, count = self.storage.journal_bounds()
+        snapshot = self._read_snapshot()
+        if snapshot is not None and _covers(snapshot[0], low, high, count):
+            self.applied_seq, self.index = snapshot
+            self._apply(self.storage.changes_after(self.applied_seq))
+            return
+        if _covers(0, low, high, count):
+            # The journal still holds every change since the store was created.
+            self.index = self._new_index()
+            self.applied_seq = 0
+            self._apply(self.storage.changes_after(0))
+            return
+        logger.warning("index snapshot missing or stale and the journal was pruned; re-embedding every memory")
+        self._rebuild_locked(embed)
+
+    def _rebuild_locked(self, embed: EmbedTexts) -> None:
+        _, high, _ = self.storage.journal_bounds()
+        self.index = self._new_index()
+        for rows in self.storage.iter_memories():
+            texts = [self.codec.open_row(row).text for row in rows]
+            ids = np.fromiter((row.id for row in rows), dtype=np.int64, count=len(rows))
+            self.index.add(ids, embed(texts))
+        self.applied_seq = high
+
+    def _reconcile_locked(self, embed: EmbedTexts) -> None:
+        stored = np.array(self.storage.all_ids(), dtype=np.int64)
+        indexed = self.index.labels()
+        orphans = np.setdiff1d(indexed, stored, assume_unique=True)
+        missing = np.setdiff1d(stored, indexed, assume_unique=True)
+        if len(orphans):
+            logger.warning("dropping %d index entries with no stored memory", len(orphans))
+            self.index.remove(orphans.tolist())
+        if len(missing):
+            logger.warning("re-embedding %d stored memories missing from the index", len(missing))
+            rows = self.storage.get_memories(missing.tolist())
+            ids = np.array(sorted(rows), dtype=np.int64)
+            texts = [self.codec.open_row(rows[int(i)]).text for i in ids]
+            self.index.add(ids, embed(texts))
+
+    # -- keeping up with the journal -------------------------------------------------------
+
+    def refresh(self, *, force: bool = False, own_vectors: dict[int, npt.NDArray[np.float32]] | None = None) -> None:
+        """Apply journal entries committed since the last call (by any process)."""
+        version = self.storage.data_version()
+        if not force and version == self._data_version:
+            return
+        with self.lock.write(), self.storage.snapshot():
+            if version != self._data_version:
+                stored_key = self.storage.get_meta("key_id")
+                if stored_key is not None and stored_key != self.codec.cipher.key_id:
+                    raise InvalidKeyError(
+                        "the store's key was rotated by another process; reopen it with the new key"
+                    )
+            self._data_version = version
+            self._refresh_locked(own_vectors)
+
+    def _refresh_locked(self, own_vectors: dict[int, npt.NDArray[np.float32]] | None = None) -> None:
+        low, high, count = self.storage.journal_bounds()
+        if high <= self.applied_seq:
+            return
+        if count == 0 or low > self.applied_seq + 1:
+            logger.info("journal was pruned past this process's position; reloading the index snapshot")
+            snapshot = self._read_snapshot()
+            if snapshot is None or not _covers(snapshot[0], low, high, count):
+                raise StoreCorruptedError("the index snapshot is missing; reopen the store to rebuild it")
+            self.applied_seq, self.index = snapshot
+            if self.catalog is not None:
+                self.catalog = None  # rebuilt on next use, from storage
+        self._apply(self.storage.changes_after(self.applied_seq), own_vectors)
+
+    def _apply(self, changes: list[ChangeRow], own_vectors: dict[int, npt.NDArray[np.float32]] | None = None) -> None:
+        if not changes:
+            return
+        own = own_vectors or {}
+        pending_ids: list[int] = []
+        pending_vectors: list[npt.NDArray[np.float32]] = []
+
+        def flush() -> None:
+            if pending_ids:
+                self.index.add(np.array(pending_ids, dtype=np.int64), np.vstack(pending_vectors))
+                pending_ids.clear()
+                pending_vectors.clear()
+
+        for change in changes:
+            if change.op is Op.PUT:
+                if change.vector is None:
+                    raise StoreCorruptedError(f"journal entry {change.seq} has no vector")
+                vector = own.get(change.memory_id)
+                if vector is None:
+                    vector = self.codec.open_vector(change.memory_id, change.vector, self.dimension)
+                if change.memory_id in pending_ids:
+                    flush()
+                pending_ids.append(change.memory_id)
+                pending_vectors.append(vector)
+            elif change.op is Op.DELETE:
+                flush()
+                self.index.remove([change.memory_id])
+        flush()
+        self.applied_seq = changes[-1].seq
+        if self.catalog is not None:
+            self._update_catalog(self.catalog, changes)
+
+    def _update_catalog(self, catalog: Catalog, changes: list[ChangeRow]) -> None:
+        touched = {c.memory_id for c in changes if c.op is not Op.DELETE}
+        rows = self.storage.get_memories(sorted(touched))
+        for change in changes:
+            if change.op is Op.DELETE:
+                catalog.remove(change.memory_id)
+        for memory_id in touched:
+            row = rows.get(memory_id)
+            if row is None:
+                catalog.remove(memory_id)
+            else:
+                catalog.put(memory_id, CatalogEntry.of(row.id, row.updated_at, self.codec.open_row(row)))
+
+    def ensure_catalog(self) -> Catalog:
+        """The catalog, built from storage on first use."""
+        catalog = self.catalog
+        if catalog is not None:
+            return catalog
+        with self.lock.write(), self.storage.snapshot():
+            if self.catalog is None:
+                built = Catalog()
+                for rows in self.storage.iter_memories(batch=5_000):
+                    for row in rows:
+                        built.put(row.id, CatalogEntry.of(row.id, row.updated_at, self.codec.open_row(row)))
+                self.catalog = built
+                # Entries committed while building are replayed into it on the next refresh.
+            return self.catalog
+
+    # -- checkpoints ---------------------------------------------------------------------
+
+    def pending_changes(self) -> int:
+        snapshot_seq = int(self.storage.get_meta("snapshot_seq") or 0)
+        return max(0, self.applied_seq - snapshot_seq)
+
+    def maybe_checkpoint(self) -> None:
+        if self._directory is not None and self.pending_changes() >= self._checkpoint_after:
+            self.checkpoint()
+
+    def checkpoint(self) -> bool:
+        """Write the encrypted snapshot and prune the journal it covers. False if nothing to do."""
+        if self._directory is None:
+            return False
+        with self.lock.write(), self.storage.transaction():
+            # Holding the write transaction: no other process can commit until we are done,
+            # so the snapshot matches storage exactly and two checkpoints cannot interleave.
+            self._refresh_locked()
+            snapshot_seq = int(self.storage.get_meta("snapshot_seq") or 0)
+            path = self.snapshot_path()
+            if self.applied_seq <= snapshot_seq and path is not None and path.exists():
+                return False
+            self._write_snapshot()
+            self.storage.set_meta("snapshot_seq", str(self.applied_seq))
+            pruned = self.storage.prune_changes(self.applied_seq)
+            logger.info("index snapshot written at seq %d; %d journal entries pruned", self.applied_seq, pruned)
+        self._data_version = self.storage.data_version()
+        return True
+
+
+def _covers(seq: int, low: int, high: int, count: int) -> bool:
+    """Whether state at journal position ``seq`` plus the journal's entries reaches ``high``."""
+    if count == 0:
+        return seq >= high
+    return low <= seq + 1
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)

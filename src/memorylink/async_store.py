@@ -1,0 +1,119 @@
+"""AsyncMemoryStore: the async twin of MemoryStore, with the same method names.
+
+Every call runs the sync store's method in a worker thread (``anyio.to_thread``), so
+embedding, encryption and SQLite never block the event loop.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from memorylink._concurrency import run_sync_in_thread
+from memorylink.config import Settings
+from memorylink.embedders.base import Embedder
+from memorylink.events.emitter import EventEmitter
+from memorylink.store import MemoryStore
+
+__all__ = ["AsyncMemoryStore"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _offload(
+    method: Callable[Concatenate[MemoryStore, P], R],
+) -> Callable[Concatenate[AsyncMemoryStore, P], Coroutine[Any, Any, R]]:
+    @functools.wraps(method)
+    async def offloaded(self: AsyncMemoryStore, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await run_sync_in_thread(method, self.sync, *args, **kwargs)
+
+    return offloaded
+
+
+class AsyncMemoryStore:
+    """Async twin of :class:`MemoryStore`: ``await store.add(...)``, ``await store.search(...)``.
+
+    Open with ``await AsyncMemoryStore.open(...)`` (same arguments as ``MemoryStore.open``),
+    or wrap an open sync store: ``AsyncMemoryStore(store)``.
+    """
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.sync = store
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        passphrase: str | None = None,
+        key: bytes | str | None = None,
+        embedder: Embedder | None = None,
+        settings: Settings | None = None,
+        events: EventEmitter | None = None,
+        create: bool = True,
+        reembed: bool = False,
+    ) -> AsyncMemoryStore:
+        """Open a store without blocking the event loop; see :meth:`MemoryStore.open`."""
+        store = await run_sync_in_thread(
+            MemoryStore.open,
+            path,
+            passphrase=passphrase,
+            key=key,
+            embedder=embedder,
+            settings=settings,
+            events=events,
+            create=create,
+            reembed=reembed,
+        )
+        return cls(store)
+
+    @property
+    def events(self) -> EventEmitter:
+        return self.sync.events
+
+    @property
+    def settings(self) -> Settings:
+        return self.sync.settings
+
+    @property
+    def path(self) -> Path | None:
+        return self.sync.path
+
+    @property
+    def closed(self) -> bool:
+        return self.sync.closed
+
+    @property
+    def embedder(self) -> Embedder:
+        return self.sync.embedder
+
+    add = _offload(MemoryStore.add)
+    add_many = _offload(MemoryStore.add_many)
+    add_messages = _offload(MemoryStore.add_messages)
+    get = _offload(MemoryStore.get)
+    update = _offload(MemoryStore.update)
+    delete = _offload(MemoryStore.delete)
+    delete_many = _offload(MemoryStore.delete_many)
+    history = _offload(MemoryStore.history)
+    list = _offload(MemoryStore.list)
+    search = _offload(MemoryStore.search)
+    similar = _offload(MemoryStore.similar)
+    stats = _offload(MemoryStore.stats)
+    checkpoint = _offload(MemoryStore.checkpoint)
+    export = _offload(MemoryStore.export)
+    import_ = _offload(MemoryStore.import_)
+    rotate_key = _offload(MemoryStore.rotate_key)
+    close = _offload(MemoryStore.close)
+
+    async def __aenter__(self) -> AsyncMemoryStore:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()

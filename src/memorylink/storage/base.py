@@ -1,0 +1,98 @@
+"""The Storage role: durable rows of encrypted memories, history and the change journal."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import NamedTuple, Protocol, runtime_checkable
+
+__all__ = ["ChangeRow", "HistoryRow", "MemoryRow", "Op", "Storage"]
+
+
+class Op(enum.IntEnum):
+    """Kinds of journal entries."""
+
+    PUT = 1  # a new vector for the memory (created, or its text changed)
+    DELETE = 2
+    TOUCH = 3  # tags / metadata changed; the vector did not
+
+
+class MemoryRow(NamedTuple):
+    """One memory as stored: plaintext id, update time (ms) and version; the rest opaque."""
+
+    id: int
+    updated_at: int
+    version: int
+    user_bi: bytes
+    agent_bi: bytes | None
+    run_bi: bytes | None
+    body: bytes
+
+
+class HistoryRow(NamedTuple):
+    """A superseded version of a memory."""
+
+    memory_id: int
+    version: int
+    changed_at: int
+    body: bytes
+
+
+class ChangeRow(NamedTuple):
+    """A journal entry: what changed, in commit order, with the encrypted vector for PUTs."""
+
+    seq: int
+    memory_id: int
+    op: Op
+    vector: bytes | None
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """Contract for storage backends (the source of truth).
+
+    * A write inside ``transaction()`` is visible to every reader once the block exits,
+      and not at all if it raised; a process killed inside it leaves no trace of it.
+    * Journal ``seq`` values increase strictly in commit order and are never reused,
+      even after ``prune_changes``.
+    * Rows hold only what the caller gives them: the caller encrypts, storage never sees
+      plaintext text, tags, metadata or vectors.
+    * Thread-safe; other processes may use the same store concurrently.
+    """
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    def snapshot(self) -> AbstractContextManager[None]: ...
+
+    def data_version(self) -> int: ...
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    def insert_memories(self, rows: Sequence[MemoryRow]) -> None: ...
+
+    def update_memory(self, row: MemoryRow, expected_version: int) -> bool: ...
+
+    def delete_memories(self, ids: Sequence[int]) -> list[int]: ...
+
+    def get_memory(self, memory_id: int) -> MemoryRow | None: ...
+
+    def get_memories(self, ids: Sequence[int]) -> dict[int, MemoryRow]: ...
+
+    def iter_memories(self, batch: int = 2_000) -> Iterator[list[MemoryRow]]: ...
+
+    def insert_history(self, rows: Sequence[HistoryRow]) -> None: ...
+
+    def history(self, memory_id: int) -> list[HistoryRow]: ...
+
+    def append_changes(self, changes: Sequence[tuple[int, Op, bytes | None]]) -> int: ...
+
+    def changes_after(self, seq: int) -> list[ChangeRow]: ...
+
+    def prune_changes(self, up_to_seq: int) -> int: ...
+
+    def replace_bodies(self, rows: Iterable[MemoryRow]) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,51 @@
+"""Numbered schema migrations, checked by hash so an edited migration is caught."""
+
+from __future__ import annotations
+
+import hashlib
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migration_hash"]
+
+# Append only. Never edit a migration that has shipped: add a new one.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: memories, their history, the change journal (carries vectors until they are
+    # checkpointed into the encrypted index snapshot) and store metadata.
+    """
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE memories (
+        id         INTEGER PRIMARY KEY,
+        updated_at INTEGER NOT NULL,
+        version    INTEGER NOT NULL,
+        user_bi    BLOB NOT NULL,
+        agent_bi   BLOB,
+        run_bi     BLOB,
+        body       BLOB NOT NULL
+    );
+    CREATE INDEX memories_by_user ON memories (user_bi, id);
+    CREATE INDEX memories_by_agent ON memories (agent_bi, id) WHERE agent_bi IS NOT NULL;
+    CREATE INDEX memories_by_run ON memories (run_bi, id) WHERE run_bi IS NOT NULL;
+    CREATE TABLE history (
+        memory_id  INTEGER NOT NULL,
+        version    INTEGER NOT NULL,
+        changed_at INTEGER NOT NULL,
+        body       BLOB NOT NULL,
+        PRIMARY KEY (memory_id, version)
+    ) WITHOUT ROWID;
+    CREATE TABLE changes (
+        seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+        memory_id INTEGER NOT NULL,
+        op        INTEGER NOT NULL,
+        vector    BLOB
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migration_hash(number: int) -> str:
+    """SHA-256 of migration ``number`` (1-based), as recorded when it was applied."""
+    return hashlib.sha256(MIGRATIONS[number - 1].encode()).hexdigest()
