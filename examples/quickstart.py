@@ -18,10 +18,18 @@ MEMORIES = [
     ("Bob's daughter starts school in September", ["family"], {"person": "bob"}),
     ("The Q4 planning meeting moved to Thursday at 3pm", ["meeting", "q4"], {"source": "calendar"}),
     ("Budget review with finance is every first Monday", ["meeting", "finance"], {"source": "calendar"}),
-    ("Deploy the payments service only after the load test passes", ["work", "release"], {"priority": "high"}),
+    (
+        "Deploy the payments service only after the load test passes",
+        ["work", "release"],
+        {"priority": "high"},
+    ),
     ("The staging database password rotates every 30 days", ["work", "security"], {"priority": "high"}),
     ("Carol recommended the book 'Thinking in Systems'", ["books"], {"person": "carol"}),
-    ("Our team's retro is on Fridays and runs 45 minutes", ["meeting"], {"source": "zoom", "duration_minutes": 45}),
+    (
+        "Our team's retro is on Fridays and runs 45 minutes",
+        ["meeting"],
+        {"source": "zoom", "duration_minutes": 45},
+    ),
     ("The office is closed on December 24th", ["office"], {"source": "email"}),
     ("Dan is allergic to peanuts; keep snacks nut-free", ["food", "health"], {"person": "dan"}),
     ("Migrate the analytics jobs to the new cluster in January", ["work"], {"priority": "low"}),
@@ -42,10 +50,15 @@ def main() -> None:
         batch = store.add_many(
             [{"text": text, "tags": tags, "metadata": meta, "user_id": "demo"} for text, tags, meta in MEMORIES]
         )
-        print(f"stored {batch.succeeded} memories in {time.perf_counter() - started:.1f} s "
-              f"(includes loading the model) at {directory}")
+        print(
+            f"stored {batch.succeeded} memories in {time.perf_counter() - started:.1f} s "
+            f"(includes loading the model) at {directory}"
+        )
 
-        show("What does Alice like when travelling?", store.search("what seat does Alice like on planes", top_k=3))
+        show(
+            "What does Alice like when travelling?",
+            store.search("what seat does Alice like on planes", top_k=3),
+        )
         show(
             "Meetings only (tags filter):",
             store.search("when do we meet", tags=["meeting"], top_k=3),
@@ -61,12 +74,15 @@ def main() -> None:
                 filter={"tags": {"any": ["meeting"]}, "metadata.duration_minutes": {"gt": 30}},
             ),
         )
-        show("Food constraints, not about Alice:", store.search(
-            "dietary restrictions", filter={"not": {"metadata.person": "alice"}}, tags=["food"], top_k=3
-        ))
+        show(
+            "Food constraints, not about Alice:",
+            store.search("dietary restrictions", filter={"not": {"metadata.person": "alice"}}, tags=["food"], top_k=3),
+        )
         stats = store.stats()
-        print(f"\n{stats.memories} memories, {stats.disk_bytes / 1024:.0f} KiB on disk, all encrypted "
-              f"(key id {stats.key_id}, embedder {stats.embedder})")
+        print(
+            f"\n{stats.memories} memories, {stats.disk_bytes / 1024:.0f} KiB on disk, all encrypted "
+            f"(key id {stats.key_id}, embedder {stats.embedder})"
+        )
 
 
 if __name__ == "__main__":

@@ -387,9 +387,7 @@ def test_combinators() -> None:
     # sibling keys are AND-ed, including combinators
     assert not matches({"tags": ["a"], "or": [{"metadata.n": 6}]}, record)
     assert matches({"tags": ["a"], "or": [{"metadata.n": 5}], "not": {"user_id": "bob"}}, record)
-    assert matches(
-        {"or": [{"and": [{"tags": ["a"]}, {"tags": ["b"]}]}, {"and": [{"metadata.n": 5}]}]}, record
-    )
+    assert matches({"or": [{"and": [{"tags": ["a"]}, {"tags": ["b"]}]}, {"and": [{"metadata.n": 5}]}]}, record)
     assert not matches({"and": [{}, {"or": []}]}, record)
     many = [{"metadata.n": i} for i in range(10)]
     assert matches({"or": many}, record)
@@ -562,8 +560,7 @@ ERRORS: list[tuple[Any, str, str]] = [
     (
         {"updated_at": {"contains": "2024"}},
         "filter.updated_at",
-        "filter.updated_at: unknown operator 'contains' "
-        "(expected one of eq, ne, in, nin, gt, gte, lt, lte, exists)",
+        "filter.updated_at: unknown operator 'contains' (expected one of eq, ne, in, nin, gt, gte, lt, lte, exists)",
     ),
     (
         {"created_at": {"exists": None}},
@@ -657,9 +654,7 @@ def test_node_limit() -> None:
     with pytest.raises(LimitExceededError, match="max_filter_nodes"):
         Filter.parse({"and": [{}] * 10_000})
     with pytest.raises(LimitExceededError, match="max_filter_nodes"):
-        Filter.parse(
-            {"metadata.a": {"gt": 1}, "and": [{f"metadata.k{i}": {"gt": 1, "lt": 9}} for i in range(90)]}
-        )
+        Filter.parse({"metadata.a": {"gt": 1}, "and": [{f"metadata.k{i}": {"gt": 1, "lt": 9}} for i in range(90)]})
 
 
 def test_values_limit() -> None:
@@ -691,24 +686,18 @@ def test_from_shortcuts() -> None:
 
     dates = Filter.from_shortcuts(date_range=("2024-01-01", datetime(2024, 4, 1)))
     assert dates == parse({"created_at": {"gte": "2024-01-01", "lt": "2024-04-01"}})
-    assert Filter.from_shortcuts(date_range=(None, "2024-04-01")) == parse(
-        {"created_at": {"lt": "2024-04-01"}}
-    )
+    assert Filter.from_shortcuts(date_range=(None, "2024-04-01")) == parse({"created_at": {"lt": "2024-04-01"}})
     assert Filter.from_shortcuts(date_range=(JAN1, None)) == parse({"created_at": {"gte": "2024-01-01"}})
 
     metadata = Filter.from_shortcuts(metadata={"source": "zoom", "n": 3, "flag": True})
     assert metadata == parse({"metadata.source": "zoom", "metadata.n": 3, "metadata.flag": True})
 
-    everything = Filter.from_shortcuts(
-        tags=["a"], date_range=("2024-01-01", "2024-02-01"), metadata={"s": "x"}
-    )
+    everything = Filter.from_shortcuts(tags=["a"], date_range=("2024-01-01", "2024-02-01"), metadata={"s": "x"})
     assert everything is not None
     assert everything.fields == {"tags", "created_at", "metadata.s"}
     record = Rec(tags=["a"], metadata={"s": "x"}, created_at=datetime(2024, 1, 15, tzinfo=UTC))
     assert everything.matches(record)
-    assert not everything.matches(
-        Rec(tags=["a"], metadata={"s": "x"}, created_at=datetime(2024, 2, 1, tzinfo=UTC))
-    )
+    assert not everything.matches(Rec(tags=["a"], metadata={"s": "x"}, created_at=datetime(2024, 2, 1, tzinfo=UTC)))
     assert not everything.matches(Rec(tags=["b"], metadata={"s": "x"}, created_at=record.created_at))
     assert Filter.parse(everything.to_dict()) == everything
 
@@ -811,8 +800,7 @@ def test_equality_and_hash() -> None:
 def test_repr_and_fields() -> None:
     f = parse({"metadata.a.b": 1, "not": {"or": [{"tags": ["x"]}, {"run_id": {"exists": True}}]}})
     assert repr(f) == (
-        "Filter({'metadata.a.b': {'eq': 1}, 'not': {'or': [{'tags': {'any': ['x']}}, "
-        "{'run_id': {'exists': True}}]}})"
+        "Filter({'metadata.a.b': {'eq': 1}, 'not': {'or': [{'tags': {'any': ['x']}}, {'run_id': {'exists': True}}]}})"
     )
     assert f.fields == frozenset({"metadata.a.b", "tags", "run_id"})
 
@@ -1091,9 +1079,7 @@ def extend(children: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dic
     return st.lists(st.one_of(LEAF, combinator), max_size=4, unique_by=lambda kv: kv[0]).map(dict)
 
 
-FILTERS = st.recursive(
-    st.lists(LEAF, max_size=3, unique_by=lambda kv: kv[0]).map(dict), extend, max_leaves=10
-)
+FILTERS = st.recursive(st.lists(LEAF, max_size=3, unique_by=lambda kv: kv[0]).map(dict), extend, max_leaves=10)
 
 META_VALUES = st.one_of(SCALARS, SCALARS, st.none(), st.lists(SCALARS, max_size=3))
 RECORDS = st.builds(

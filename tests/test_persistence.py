@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import KEY, OTHER_KEY
 from memorylink import (
     EmbedderMismatchError,
     IndexSettings,
@@ -19,9 +20,13 @@ from memorylink import (
 )
 from memorylink.embedders.hashing import HashingEmbedder
 
-from conftest import KEY, OTHER_KEY
-
-CANARIES = ["zebracanaryalpha", "CanaryTagBravo", "canarymetakeycharlie", "canarymetavaluedelta", "canaryuserecho"]
+CANARIES = [
+    "zebracanaryalpha",
+    "CanaryTagBravo",
+    "canarymetakeycharlie",
+    "canarymetavaluedelta",
+    "canaryuserecho",
+]
 
 
 def _disk(directory: Path) -> dict[str, bytes]:
@@ -56,7 +61,9 @@ def _canary_store(store: MemoryStore) -> list[bytes]:
     return needles
 
 
-def test_nothing_plaintext_at_rest_while_open_and_after_close(open_store: Callable[..., MemoryStore], tmp_path: Path) -> None:
+def test_nothing_plaintext_at_rest_while_open_and_after_close(
+    open_store: Callable[..., MemoryStore], tmp_path: Path
+) -> None:
     store = open_store()
     needles = _canary_store(store)
     _assert_no_plaintext(tmp_path / "store", needles)
@@ -72,7 +79,9 @@ def test_store_directory_is_private(store: MemoryStore) -> None:
     assert store.path.stat().st_mode & 0o077 == 0
 
 
-def test_wrong_key_raises_and_changes_no_byte(open_store: Callable[..., MemoryStore], tmp_path: Path, embedder: HashingEmbedder) -> None:
+def test_wrong_key_raises_and_changes_no_byte(
+    open_store: Callable[..., MemoryStore], tmp_path: Path, embedder: HashingEmbedder
+) -> None:
     store = open_store()
     store.add("keep me safe")
     store.close()
@@ -110,7 +119,9 @@ def test_open_argument_errors(tmp_path: Path, embedder: HashingEmbedder) -> None
         MemoryStore.open(tmp_path / "file", key=KEY, embedder=embedder)
 
 
-def test_reopen_keeps_everything(open_store: Callable[..., MemoryStore], tmp_path: Path, embedder: HashingEmbedder) -> None:
+def test_reopen_keeps_everything(
+    open_store: Callable[..., MemoryStore], tmp_path: Path, embedder: HashingEmbedder
+) -> None:
     store = open_store()
     ids = store.add_many([f"fact number {i} about topic {i % 7}" for i in range(300)]).ids
     store.update(ids[5], text="a rewritten fact")
@@ -124,7 +135,9 @@ def test_reopen_keeps_everything(open_store: Callable[..., MemoryStore], tmp_pat
         assert reopened.stats().journal_entries == 0
 
 
-def test_index_rebuilt_when_snapshot_lost(open_store: Callable[..., MemoryStore], tmp_path: Path, embedder: HashingEmbedder) -> None:
+def test_index_rebuilt_when_snapshot_lost(
+    open_store: Callable[..., MemoryStore], tmp_path: Path, embedder: HashingEmbedder
+) -> None:
     store = open_store()
     ids = store.add_many([f"memory {i}" for i in range(50)]).ids
     store.close()
@@ -135,7 +148,9 @@ def test_index_rebuilt_when_snapshot_lost(open_store: Callable[..., MemoryStore]
         assert reopened.search("memory 7", top_k=1).hits[0].memory.id == ids[7]
 
 
-def test_tampered_snapshot_is_rebuilt(open_store: Callable[..., MemoryStore], tmp_path: Path, embedder: HashingEmbedder) -> None:
+def test_tampered_snapshot_is_rebuilt(
+    open_store: Callable[..., MemoryStore], tmp_path: Path, embedder: HashingEmbedder
+) -> None:
     store = open_store()
     store.add_many([f"memory {i}" for i in range(20)])
     store.close()
@@ -147,7 +162,9 @@ def test_tampered_snapshot_is_rebuilt(open_store: Callable[..., MemoryStore], tm
         assert reopened.stats().index_entries == 20
 
 
-def test_journal_checkpoints_and_prunes(open_store: Callable[..., MemoryStore], tmp_path: Path, embedder: HashingEmbedder) -> None:
+def test_journal_checkpoints_and_prunes(
+    open_store: Callable[..., MemoryStore], tmp_path: Path, embedder: HashingEmbedder
+) -> None:
     settings = Settings(index=IndexSettings(checkpoint_after_changes=10))
     store = open_store(settings=settings)
     ids = [store.add(f"entry {i}").id for i in range(25)]

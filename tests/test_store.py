@@ -141,7 +141,11 @@ def test_update_keeps_history_and_reembeds_only_on_text(store: MemoryStore) -> N
     assert store.search("cat mat", top_k=1, threshold=0.5).hits == []
     versions = store.history(memory.id)
     assert [v.version for v in versions] == [1, 2, 3]
-    assert [v.text for v in versions] == ["the cat sat on the mat", "the cat sat on the mat", "dogs run in the park"]
+    assert [v.text for v in versions] == [
+        "the cat sat on the mat",
+        "the cat sat on the mat",
+        "dogs run in the park",
+    ]
     assert versions[0].tags == ["a"] and versions[1].tags == ["b"]
     unchanged = store.update(memory.id, text="dogs run in the park")
     assert unchanged.version == 3
@@ -153,7 +157,7 @@ def test_delete_and_delete_many(store: MemoryStore) -> None:
     assert store.delete(ids[0]) is False
     assert store.get(ids[0]) is None
     assert all(h.memory.id != ids[0] for h in store.search("note 0", top_k=10).hits)
-    assert store.delete_many(ids=ids[1:3] + ["0000000000000"]) == 2
+    assert store.delete_many(ids=[*ids[1:3], "0000000000000"]) == 2
     assert store.delete_many(filter={"tags": {"any": ["even"]}}) == 3
     assert store.delete_many() == 0
     remaining = {m.id for m in store.list().items}
@@ -326,7 +330,11 @@ def test_query_embedding_cache(store: MemoryStore) -> None:
         return original(texts)
 
     store.add("cache me")
-    object.__setattr__(store, "_embedder", type("E", (), {"name": store.embedder.name, "dimension": 384, "embed": staticmethod(counting)})())
+    object.__setattr__(
+        store,
+        "_embedder",
+        type("E", (), {"name": store.embedder.name, "dimension": 384, "embed": staticmethod(counting)})(),
+    )
     store.search("the same query")
     store.search("the same query")
     assert calls == [1]

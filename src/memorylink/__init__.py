@@ -56,6 +56,7 @@ __all__ = [
     "Message",
     "MissingDependencyError",
     "NewMemory",
+    "NotFoundError",
     "Page",
     "SchemaVersionError",
     "SearchHit",

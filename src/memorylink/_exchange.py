@@ -34,7 +34,7 @@ from memorylink.models import (
 )
 
 if TYPE_CHECKING:
-    from memorylink.store import MemoryStore
+    from memorylink._admin import StoreAdmin
 
 __all__ = ["FORMAT", "ImportResult", "export_memories", "import_memories"]
 
@@ -116,7 +116,7 @@ def _import_cipher(
 def import_memories(
     source: str | os.PathLike[str] | IO[str],
     *,
-    store: MemoryStore,
+    store: StoreAdmin,
     passphrase: str | None,
     key: bytes | str | None,
     own_cipher: Cipher,
@@ -171,10 +171,10 @@ def import_memories(
     return ImportResult(imported=len(ids), skipped=skipped, failed=failed, ids=ids, errors=errors)
 
 
-def _parse_line(raw: str, line: int, cipher: Cipher | None, header: dict[str, Any], store: MemoryStore) -> Memory:
+def _parse_line(raw: str, line: int, cipher: Cipher | None, header: dict[str, Any], store: StoreAdmin) -> Memory:
     try:
         data = json.loads(raw)
-    except ValueError as error:
+    except json.JSONDecodeError as error:
         raise ValidationError(f"line {line}: not JSON ({error.msg})", field=f"line {line}") from None
     if cipher is not None:
         if not isinstance(data, dict) or not isinstance(data.get("sealed"), str):
@@ -182,7 +182,9 @@ def _parse_line(raw: str, line: int, cipher: Cipher | None, header: dict[str, An
         try:
             plain = cipher.decrypt(base64.b64decode(data["sealed"]), _line_ad(str(header.get("export_id")), line))
         except (ValueError, MemoryLinkError):
-            raise ValidationError(f"line {line}: the sealed record failed its integrity check", field=f"line {line}") from None
+            raise ValidationError(
+                f"line {line}: the sealed record failed its integrity check", field=f"line {line}"
+            ) from None
         data = json.loads(plain)
     if not isinstance(data, dict):
         raise ValidationError(f"line {line}: expected a JSON object", field=f"line {line}")

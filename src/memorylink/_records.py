@@ -90,7 +90,9 @@ class RecordCodec:
     def __init__(self, cipher: Cipher) -> None:
         self.cipher = cipher
 
-    def scope_indexes(self, user_id: str, agent_id: str | None, run_id: str | None) -> tuple[bytes, bytes | None, bytes | None]:
+    def scope_indexes(
+        self, user_id: str, agent_id: str | None, run_id: str | None
+    ) -> tuple[bytes, bytes | None, bytes | None]:
         blind = self.cipher.blind_index
         return (
             blind(user_id, "user_id"),

@@ -179,9 +179,7 @@ class DerivedState:
             if version != self._data_version:
                 stored_key = self.storage.get_meta("key_id")
                 if stored_key is not None and stored_key != self.codec.cipher.key_id:
-                    raise InvalidKeyError(
-                        "the store's key was rotated by another process; reopen it with the new key"
-                    )
+                    raise InvalidKeyError("the store's key was rotated by another process; reopen it with the new key")
             self._data_version = version
             self._refresh_locked(own_vectors)
 

@@ -28,10 +28,10 @@ R = TypeVar("R")
 def _offload(
     method: Callable[Concatenate[MemoryStore, P], R],
 ) -> Callable[Concatenate[AsyncMemoryStore, P], Coroutine[Any, Any, R]]:
-    @functools.wraps(method)
-    async def offloaded(self: AsyncMemoryStore, *args: P.args, **kwargs: P.kwargs) -> R:
+    async def offloaded(self: AsyncMemoryStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
         return await run_sync_in_thread(method, self.sync, *args, **kwargs)
 
+    functools.update_wrapper(offloaded, method)
     return offloaded
 
 

@@ -147,7 +147,7 @@ class MissingDependencyError(MemoryLinkError, ImportError):
 
     def __init__(self, package: str, extra: str) -> None:
         super().__init__(
-            f"{package} is not installed; run: pip install \"memorylink[{extra}]\"",
+            f'{package} is not installed; run: pip install "memorylink[{extra}]"',
             details={"package": package, "extra": extra},
         )
         self.package = package

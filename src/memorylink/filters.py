@@ -280,7 +280,6 @@ def _all(preds: Sequence[Predicate]) -> Predicate:
         first, second = preds
         return lambda t: first(t) and second(t)
     items = tuple(preds)
-
     return lambda t: all(pred(t) for pred in items)
 
 
@@ -387,10 +386,6 @@ def _eq_str(get: Getter, x: str) -> Predicate:
     return lambda t: get(t) == x  # the common case in one call: only a string equals a string
 
 
-def _to_dt(value: str) -> datetime:
-    return datetime.fromisoformat(value)
-
-
 def _compile_op(field: str, kind: str, op: str, operand: Any) -> Predicate:
     if kind == "tags":
         wanted = frozenset(operand)
@@ -403,7 +398,8 @@ def _compile_op(field: str, kind: str, op: str, operand: Any) -> Predicate:
     if op == "exists":
         return (lambda t: get(t) is not None) if operand else (lambda t: get(t) is None)
     if kind == "date":
-        operand = [*map(datetime.fromisoformat, operand)] if op in ("in", "nin") else _to_dt(operand)
+        fromiso = datetime.fromisoformat
+        operand = [fromiso(v) for v in operand] if op in ("in", "nin") else fromiso(operand)
     if op in _ORDER_OPS:
         return _ordered(get, op, operand)
     if op == "contains":
@@ -593,9 +589,7 @@ class Filter:
         return (Filter._from_norm, (self._norm,))
 
     @classmethod
-    def __get_pydantic_core_schema__(
-        cls, source: Any, handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
         """Let ``Filter`` be a pydantic field: validated from a dict, serialised with :meth:`to_dict`."""
         return core_schema.no_info_plain_validator_function(
             _pydantic_validate,

@@ -354,7 +354,8 @@ def validate_metadata(metadata: object, limits: Limits) -> dict[str, Any]:
             actual=size,
             field="metadata",
         )
-    return json.loads(json.dumps(metadata))  # a detached, plain-JSON copy
+    detached: dict[str, Any] = json.loads(json.dumps(metadata))  # a plain-JSON copy
+    return detached
 
 
 def validate_new_memory(item: object, limits: Limits, *, default_user_id: str) -> NewMemory:

@@ -23,7 +23,7 @@ from memorylink import InvalidKeyError, MemoryStore
 from memorylink.embedders.hashing import HashingEmbedder
 
 sys.path.insert(0, str(Path(__file__).parent))
-from worker import assert_indexed  # noqa: E402
+from worker import assert_indexed
 
 pytestmark = pytest.mark.slow
 

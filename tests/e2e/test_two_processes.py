@@ -13,7 +13,7 @@ from memorylink import IndexSettings, MemoryStore, Settings
 from memorylink.embedders.hashing import HashingEmbedder
 
 sys.path.insert(0, str(Path(__file__).parent))
-from worker import assert_indexed, token  # noqa: E402
+from worker import assert_indexed, token
 
 pytestmark = pytest.mark.slow
 

@@ -40,9 +40,7 @@ def embedder() -> SentenceTransformerEmbedder:
 
 
 def _run(code: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=True
-    )
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=True)
     return result.stdout
 
 
@@ -149,9 +147,7 @@ def test_shipped_files_match_pinned_sha256() -> None:
     for relative, expected in EXPECTED_SHA256.items():
         digest = hashlib.sha256((base / relative).read_bytes()).hexdigest()
         assert digest == expected, relative
-    assert EXPECTED_SHA256["model.safetensors"] == (
-        "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
-    )
+    assert EXPECTED_SHA256["model.safetensors"] == ("53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db")
     verify_model_files()
 
 
@@ -166,12 +162,12 @@ def test_verify_model_files_detects_tampering(tmp_path: Path) -> None:
     data = bytearray(target.read_bytes())
     data[0] ^= 0x01
     target.write_bytes(bytes(data))
-    with pytest.raises(StoreCorruptedError, match="1_Pooling/config.json") as info:
+    with pytest.raises(StoreCorruptedError, match=r"1_Pooling/config\.json") as info:
         verify_model_files(copy)
     assert info.value.details["files"] == ["1_Pooling/config.json"]
 
     (copy / "vocab.txt").unlink()
-    with pytest.raises(StoreCorruptedError, match="vocab.txt is missing"):
+    with pytest.raises(StoreCorruptedError, match=r"vocab\.txt is missing"):
         verify_model_files(copy)
 
 

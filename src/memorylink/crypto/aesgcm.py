@@ -79,7 +79,7 @@ class AesGcmCipher:
         b'hello'
     """
 
-    def __init__(self, master_key: bytes) -> None:
+    def __init__(self, master_key: bytes | bytearray) -> None:
         if not isinstance(master_key, bytes | bytearray) or len(master_key) != KEY_SIZE:
             raise ValidationError(
                 f"master key must be {KEY_SIZE} bytes (use coerce_raw_key() to parse hex or base64)",
@@ -129,9 +129,7 @@ class AesGcmCipher:
         """
         view = self._check_record(ciphertext)
         try:
-            return self._aead.decrypt(
-                view[1:_HEADER_SIZE], view[_HEADER_SIZE:], _VERSION_BYTE + associated_data
-            )
+            return self._aead.decrypt(view[1:_HEADER_SIZE], view[_HEADER_SIZE:], _VERSION_BYTE + associated_data)
         except InvalidTag:
             raise StoreCorruptedError(_INTEGRITY_FAILURE) from None
 
@@ -182,9 +180,7 @@ class AesGcmCipher:
         if len(target) != size:
             raise ValidationError(f"output buffer must be {size} bytes, got {len(target)}", field="out")
         try:
-            self._aead.decrypt_into(
-                view[1:_HEADER_SIZE], view[_HEADER_SIZE:], _VERSION_BYTE + associated_data, target
-            )
+            self._aead.decrypt_into(view[1:_HEADER_SIZE], view[_HEADER_SIZE:], _VERSION_BYTE + associated_data, target)
         except InvalidTag:
             target[:] = bytes(size)
             raise StoreCorruptedError(_INTEGRITY_FAILURE) from None
@@ -211,9 +207,7 @@ class AesGcmCipher:
         if not isinstance(value, str) or not isinstance(domain, str):
             raise ValidationError("blind_index() takes a str value and a str domain", field="value")
         domain_bytes = domain.encode("utf-8")
-        message = b"".join(
-            (_BLIND_PREFIX, len(domain_bytes).to_bytes(4, "big"), domain_bytes, value.encode("utf-8"))
-        )
+        message = b"".join((_BLIND_PREFIX, len(domain_bytes).to_bytes(4, "big"), domain_bytes, value.encode("utf-8")))
         return hmac.digest(self._blind_key, message, "sha256")[:BLIND_INDEX_SIZE]
 
     @staticmethod

@@ -77,11 +77,7 @@ def seal_blob(
     Raises:
         ValidationError: If ``chunk_size`` is out of range or ``data`` is not contiguous.
     """
-    if (
-        isinstance(chunk_size, bool)
-        or not isinstance(chunk_size, int)
-        or not 1 <= chunk_size <= _MAX_CHUNK_SIZE
-    ):
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or not 1 <= chunk_size <= _MAX_CHUNK_SIZE:
         raise ValidationError(
             f"chunk_size must be an integer in [1, {_MAX_CHUNK_SIZE}], got {chunk_size!r}", field="chunk_size"
         )

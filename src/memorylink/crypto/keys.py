@@ -51,8 +51,7 @@ _MIN_SALT = 16
 _MAX_SALT = 64
 
 _ACCEPTED_KEY_FORMATS = (
-    "a raw key must be 32 bytes, a 64-character hex string, "
-    "or standard or URL-safe base64 (padded or not) of 32 bytes"
+    "a raw key must be 32 bytes, a 64-character hex string, or standard or URL-safe base64 (padded or not) of 32 bytes"
 )
 _HEX_DIGITS = frozenset(string.hexdigits)
 
@@ -150,9 +149,7 @@ class KdfParams:
         if missing:
             raise ValidationError(f"kdf parameters lack {', '.join(missing)}", field=f"kdf.{missing[0]}")
         if unknown:
-            raise ValidationError(
-                f"unknown kdf parameter(s): {', '.join(unknown)}", field=f"kdf.{unknown[0]}"
-            )
+            raise ValidationError(f"unknown kdf parameter(s): {', '.join(unknown)}", field=f"kdf.{unknown[0]}")
         salt_text = data["salt"]
         if not isinstance(salt_text, str):
             raise ValidationError("kdf salt must be a base64 string", field="kdf.salt")

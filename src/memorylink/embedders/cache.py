@@ -46,9 +46,7 @@ class LruCache(Generic[K, V]):
         self._misses = 0
 
     def __repr__(self) -> str:
-        return (
-            f"LruCache(maxsize={self._maxsize}, size={len(self)}, hits={self._hits}, misses={self._misses})"
-        )
+        return f"LruCache(maxsize={self._maxsize}, size={len(self)}, hits={self._hits}, misses={self._misses})"
 
     @property
     def maxsize(self) -> int:

@@ -97,9 +97,7 @@ class HashingEmbedder:
 
     def __init__(self, dimension: int = 384) -> None:
         if isinstance(dimension, bool) or not isinstance(dimension, int) or dimension < 1:
-            raise ValidationError(
-                f"dimension must be a positive integer, got {dimension!r}", field="dimension"
-            )
+            raise ValidationError(f"dimension must be a positive integer, got {dimension!r}", field="dimension")
         self._dimension = dimension
         empty_row = np.full(dimension, 1.0 / math.sqrt(dimension), dtype=np.float32)
         self._empty_row = empty_row / np.float32(np.linalg.norm(empty_row))

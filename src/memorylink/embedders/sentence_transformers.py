@@ -248,9 +248,7 @@ class SentenceTransformerEmbedder:
         name: str | None = None,
     ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValidationError(
-                f"batch_size must be a positive integer, got {batch_size!r}", field="batch_size"
-            )
+            raise ValidationError(f"batch_size must be a positive integer, got {batch_size!r}", field="batch_size")
         self._device = device
         self._batch_size = batch_size
         self._model: Any = None

@@ -37,6 +37,9 @@ Similarities = npt.NDArray[np.float32]
 # The same guard hnswlib's own cosine space uses: a zero vector stays zero.
 EPSILON = 1e-30
 _INT64_MAX = np.iinfo(np.int64).max
+# Below this float32 norm, squares of the components may have lost precision (underflow).
+_TINY = 1e-15
+_TINY_SQUARED = _TINY * _TINY
 
 
 def as_labels(labels: Any, *, field: str = "labels") -> Labels:
@@ -113,7 +116,8 @@ def _numeric(arr: npt.NDArray[Any], field: str) -> None:
 def unit_vectors(vectors: Any, count: int, dimension: int) -> Vectors:
     """Return ``vectors`` as a C-contiguous ``(count, dimension)`` float32 array of unit rows.
 
-    A zero row stays zero. Norms overflowing float32 are recomputed in float64.
+    A zero row stays zero. Rows whose squared norm over- or underflows float32 are rescaled
+    in float64 first.
 
     Raises:
         ValidationError: Wrong shape, non-numeric or non-finite values.
@@ -122,22 +126,17 @@ def unit_vectors(vectors: Any, count: int, dimension: int) -> Vectors:
     if arr.ndim == 1 and count == 1:
         arr = arr.reshape(1, -1)
     if arr.ndim != 2 or arr.shape != (count, dimension):
-        raise ValidationError(
-            f"vectors must have shape ({count}, {dimension}), got {arr.shape}", field="vectors"
-        )
+        raise ValidationError(f"vectors must have shape ({count}, {dimension}), got {arr.shape}", field="vectors")
     _numeric(arr, "vectors")
-    narrow = arr.astype(np.float32, copy=False)
+    narrow = _float32(arr)
     norms = np.sqrt(np.einsum("ij,ij->i", narrow, narrow))
-    if np.isfinite(norms).all():
+    if np.all((norms > _TINY) & (norms < np.inf)):
         scale = (1.0 / (norms + EPSILON)).astype(np.float32)
         unit: Vectors = np.ascontiguousarray(narrow * scale[:, None], dtype=np.float32)
         return unit
-    # float32 overflowed (or the input is not finite): redo it in float64.
-    wide = arr.astype(np.float64)
-    wide_norms = np.sqrt(np.einsum("ij,ij->i", wide, wide))
-    if not np.isfinite(wide_norms).all():
-        raise ValidationError("vectors must be finite (no NaN or infinity)", field="vectors")
-    unit = np.ascontiguousarray(wide / (wide_norms + EPSILON)[:, None], dtype=np.float32)
+    # float32 overflowed or underflowed, or the input is not finite (or is zero): take the
+    # careful path.
+    unit = _rescaled(arr, "vectors")
     return unit
 
 
@@ -153,17 +152,35 @@ def unit_row(vector: Any, dimension: int, field: str) -> Vectors:
             raise ValidationError(f"{field} must have shape ({dimension},), got {arr.shape}", field=field)
         arr = arr[0]
     _numeric(arr, field)
-    narrow = arr.astype(np.float32, copy=False)
-    squared = float(narrow @ narrow)
-    if math.isfinite(squared):
+    narrow = _float32(arr)
+    squared = float(np.vdot(narrow, narrow))  # vdot, unlike dot or @, does not warn on overflow
+    if _TINY_SQUARED < squared < math.inf:
         unit: Vectors = narrow * np.float32(1.0 / (math.sqrt(squared) + EPSILON))
         return unit
-    # float32 overflowed (or the input is not finite): redo it in float64.
+    # float32 overflowed or underflowed, or the input is not finite (or is zero): take the
+    # careful path.
+    unit = _rescaled(arr.reshape(1, -1), field)[0]
+    return unit
+
+
+def _float32(arr: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
+    if arr.dtype == np.float32:
+        return arr
+    with np.errstate(over="ignore"):  # values beyond float32 become inf: the careful path
+        narrow: npt.NDArray[np.float32] = arr.astype(np.float32)
+    return narrow
+
+
+def _rescaled(arr: npt.NDArray[Any], field: str) -> Vectors:
+    """Unit rows of a 2-D array whose squared norms overflow float32 (the slow, careful path)."""
     wide = arr.astype(np.float64)
-    wide_squared = float(wide @ wide)
-    if not math.isfinite(wide_squared):
+    if not np.isfinite(wide).all():
         raise ValidationError(f"{field} must be finite (no NaN or infinity)", field=field)
-    unit = (wide / (math.sqrt(wide_squared) + EPSILON)).astype(np.float32)
+    peak = np.abs(wide).max(axis=1, keepdims=True)
+    peak[peak == 0] = 1.0
+    wide /= peak
+    norms = np.sqrt(np.einsum("ij,ij->i", wide, wide))
+    unit: Vectors = np.ascontiguousarray(wide / (norms + EPSILON)[:, None], dtype=np.float32)
     return unit
 
 

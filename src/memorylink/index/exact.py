@@ -80,9 +80,7 @@ class ExactIndex:
 
     def __init__(self, dimension: int) -> None:
         if isinstance(dimension, bool) or not isinstance(dimension, int) or dimension < 1:
-            raise ValidationError(
-                f"dimension must be a positive integer, got {dimension!r}", field="dimension"
-            )
+            raise ValidationError(f"dimension must be a positive integer, got {dimension!r}", field="dimension")
         self._dimension = dimension
         self._vectors: Vectors = np.empty((0, dimension), dtype=np.float32)
         self._labels: Labels = np.empty(0, dtype=np.int64)
@@ -144,9 +142,7 @@ class ExactIndex:
         result: Vectors = self._vectors[rows]
         return result
 
-    def search(
-        self, vector: Vectors, k: int, *, allowed: Labels | None = None
-    ) -> tuple[Labels, Similarities]:
+    def search(self, vector: Vectors, k: int, *, allowed: Labels | None = None) -> tuple[Labels, Similarities]:
         """Return up to ``k`` ``(labels, similarities)``, most similar first.
 
         Args:
@@ -194,9 +190,7 @@ class ExactIndex:
         if dim < 1 or view.nbytes != _HEADER.size + count * (8 + 4 * dim):
             raise StoreCorruptedError("exact index snapshot has the wrong length")
         if dimension is not None and dimension != dim:
-            raise ValidationError(
-                f"snapshot dimension {dim} differs from the expected {dimension}", field="dimension"
-            )
+            raise ValidationError(f"snapshot dimension {dim} differs from the expected {dimension}", field="dimension")
         labels = np.frombuffer(view, dtype=_LABEL_DTYPE, count=count, offset=_HEADER.size)
         vectors = np.frombuffer(view, dtype=_VECTOR_DTYPE, count=count * dim, offset=_HEADER.size + 8 * count)
         if count and (int(labels.min()) < 0 or np.unique(labels).size != count):
@@ -360,5 +354,9 @@ class ExactIndex:
     def _search_rows(self, query: Vectors, k: int, rows: Rows) -> tuple[Labels, Similarities]:
         if k == 0 or rows.size == 0:
             return empty_result()
-        scores: Similarities = self._vectors[rows] @ query
-        return top_k(scores, self._labels[rows], k)
+        # Gather in label order: BLAS may round a row's dot product differently depending on
+        # where the row sits in the matrix, and rows sit elsewhere after a snapshot round trip.
+        labels = self._labels[rows]
+        order = np.argsort(labels)
+        scores: Similarities = self._vectors[rows[order]] @ query
+        return top_k(scores, labels[order], k)

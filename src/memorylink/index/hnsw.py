@@ -88,9 +88,7 @@ def _fraction(value: float, field: str) -> float:
 
 def _num_threads(value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value == 0 or value < -1:
-        raise ValidationError(
-            f"num_threads must be -1 (all cores) or >= 1, got {value!r}", field="num_threads"
-        )
+        raise ValidationError(f"num_threads must be -1 (all cores) or >= 1, got {value!r}", field="num_threads")
     return value
 
 
@@ -312,13 +310,9 @@ class HnswIndex:
                 raise
         self._mirror._add_one(label, unit)
 
-    def _graph_add(
-        self, labels: Labels, unit: Vectors, positions: list[int], n: int, *, replace_deleted: bool
-    ) -> None:
+    def _graph_add(self, labels: Labels, unit: Vectors, positions: list[int], n: int, *, replace_deleted: bool) -> None:
         if len(positions) == n:
-            self._graph.add_items(
-                unit, labels, num_threads=self._num_threads, replace_deleted=replace_deleted
-            )
+            self._graph.add_items(unit, labels, num_threads=self._num_threads, replace_deleted=replace_deleted)
         else:
             self._graph.add_items(
                 unit[positions],
@@ -349,9 +343,7 @@ class HnswIndex:
         if len(self._tombstones) > _TOMBSTONE_SLACK * deleted_slots + _TOMBSTONE_FLOOR:
             self._tombstones.intersection_update(self._graph.get_ids_list())
 
-    def search(
-        self, vector: Vectors, k: int, *, allowed: Labels | None = None
-    ) -> tuple[Labels, Similarities]:
+    def search(self, vector: Vectors, k: int, *, allowed: Labels | None = None) -> tuple[Labels, Similarities]:
         """Return up to ``k`` ``(labels, similarities)``, most similar first.
 
         Args:
@@ -376,7 +368,7 @@ class HnswIndex:
                 self.last_strategy = "hnsw"
                 return found
             self.last_strategy = "exact"
-            return mirror._search_all(query, k)
+            return mirror._search_rows(query, k, np.arange(n))
 
         allowed_labels = as_allowed(allowed)
         selection = mirror._select(allowed_labels)
@@ -479,9 +471,7 @@ class HnswIndex:
                 params["exact_search_max_candidates"]
                 if exact_search_max_candidates is None
                 else exact_search_max_candidates,
-                params["exact_search_max_fraction"]
-                if exact_search_max_fraction is None
-                else exact_search_max_fraction,
+                params["exact_search_max_fraction"] if exact_search_max_fraction is None else exact_search_max_fraction,
                 params["num_threads"] if num_threads is None else num_threads,
             )
         except KeyError as error:
@@ -513,10 +503,7 @@ def _restore(snapshot: Snapshot) -> tuple[Any, ExactIndex, set[int]]:
     except (KeyError, TypeError, ValueError) as error:
         raise StoreCorruptedError(f"HNSW index snapshot has bad hnswlib state: {error}") from None
     level0 = arrays["data_level0"]
-    if (
-        level0.size != count * size
-        or max(level0_offset + 3, label_offset + 8, data_offset + 4 * dimension) > size
-    ):
+    if level0.size != count * size or max(level0_offset + 3, label_offset + 8, data_offset + 4 * dimension) > size:
         raise StoreCorruptedError("HNSW index snapshot has an inconsistent element layout")
 
     # hnswlib's params dict takes the arrays as they are (no copy when dtype and layout
@@ -540,9 +527,7 @@ def _restore(snapshot: Snapshot) -> tuple[Any, ExactIndex, set[int]]:
         raise StoreCorruptedError("HNSW index snapshot: live labels disagree with the graph")
 
     mirror = ExactIndex(dimension)
-    mirror._load(
-        live_labels, _field(buffer, count, size, data_offset, np.dtype((np.void, 4 * dimension))), live_slots
-    )
+    mirror._load(live_labels, _field(buffer, count, size, data_offset, np.dtype((np.void, 4 * dimension))), live_slots)
     if count:
         mirror._note_label_bound(int(slot_labels.max()))
     tombstones: set[int] = set(slot_labels[deleted].tolist())
@@ -551,4 +536,6 @@ def _restore(snapshot: Snapshot) -> tuple[Any, ExactIndex, set[int]]:
 
 def _field(buffer: npt.NDArray[np.uint8], count: int, stride: int, offset: int, dtype: np.dtype[Any]) -> Any:
     """A read-only ``(count,)`` view of one fixed-offset field of every ``stride``-byte element."""
+    if count == 0:
+        return np.empty(0, dtype=dtype)
     return np.ndarray((count,), dtype=dtype, buffer=buffer, offset=offset, strides=(stride,))

@@ -161,9 +161,7 @@ class SqliteStorage:
     def insert_memories(self, rows: Sequence[MemoryRow]) -> None:
         """Insert rows; raises ``sqlite3.IntegrityError`` on an id collision."""
         with self._mutex:
-            self._connection.executemany(
-                f"INSERT INTO memories ({_MEMORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows
-            )
+            self._connection.executemany(f"INSERT INTO memories ({_MEMORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
     def ids_taken(self, ids: Sequence[int]) -> set[int]:
         found: set[int] = set()
@@ -181,7 +179,16 @@ class SqliteStorage:
             cursor = self._connection.execute(
                 "UPDATE memories SET updated_at = ?, version = ?, user_bi = ?, agent_bi = ?, run_bi = ?, body = ? "
                 "WHERE id = ? AND version = ?",
-                (row.updated_at, row.version, row.user_bi, row.agent_bi, row.run_bi, row.body, row.id, expected_version),
+                (
+                    row.updated_at,
+                    row.version,
+                    row.user_bi,
+                    row.agent_bi,
+                    row.run_bi,
+                    row.body,
+                    row.id,
+                    expected_version,
+                ),
             )
             return cursor.rowcount == 1
 
@@ -290,7 +297,8 @@ class SqliteStorage:
     def insert_history(self, rows: Sequence[HistoryRow]) -> None:
         with self._mutex:
             self._connection.executemany(
-                "INSERT OR REPLACE INTO history (memory_id, version, changed_at, body) VALUES (?, ?, ?, ?)", rows
+                "INSERT OR REPLACE INTO history (memory_id, version, changed_at, body) VALUES (?, ?, ?, ?)",
+                rows,
             )
 
     def history(self, memory_id: int) -> list[HistoryRow]:
@@ -321,7 +329,8 @@ class SqliteStorage:
             last = 0
             for memory_id, op, vector in changes:
                 cursor = self._connection.execute(
-                    "INSERT INTO changes (memory_id, op, vector) VALUES (?, ?, ?)", (memory_id, int(op), vector)
+                    "INSERT INTO changes (memory_id, op, vector) VALUES (?, ?, ?)",
+                    (memory_id, int(op), vector),
                 )
                 last = int(cursor.lastrowid or 0)
             return last

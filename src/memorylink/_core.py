@@ -1,0 +1,191 @@
+"""The store's shared state and commit primitives (base of the MemoryStore parts)."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from memorylink._records import Body, RecordCodec, Scope
+from memorylink._state import DerivedState
+from memorylink._version import __version__
+from memorylink.config import Settings
+from memorylink.embedders.base import Embedder
+from memorylink.embedders.cache import LruCache
+from memorylink.errors import (
+    MemoryLinkError,
+    NotFoundError,
+    StoreClosedError,
+)
+from memorylink.events.emitter import EventEmitter
+from memorylink.events.models import Event
+from memorylink.ids import IdGenerator, decode_id, encode_id
+from memorylink.models import (
+    Memory,
+    NewMemory,
+    check_scope_id,
+    utcnow,
+)
+from memorylink.storage.base import MemoryRow, Op
+from memorylink.storage.sqlite import SqliteStorage
+
+logger = logging.getLogger(__name__)
+
+_ID_RETRIES = 8
+
+
+class StoreCore:
+    """Attributes and internal operations shared by every part of MemoryStore."""
+
+    settings: Settings
+    events: EventEmitter
+    path: Path | None
+    _storage: SqliteStorage
+    _codec: RecordCodec
+    _embedder: Embedder
+    _ids: IdGenerator
+    _query_cache: LruCache[str, npt.NDArray[np.float32]]
+    _closed: bool
+    _pending_own: bool
+    _state: DerivedState
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def embedder(self) -> Embedder:
+        return self._embedder
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosedError()
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        if not texts:
+            return np.zeros((0, self._embedder.dimension), dtype=np.float32)
+        vectors = self._embedder.embed(list(texts))
+        if vectors.shape != (len(texts), self._embedder.dimension):
+            raise MemoryLinkError(
+                f"embedder {self._embedder.name!r} returned shape {vectors.shape}, "
+                f"expected {(len(texts), self._embedder.dimension)}"
+            )
+        contiguous: npt.NDArray[np.float32] = np.ascontiguousarray(vectors, dtype=np.float32)
+        return contiguous
+
+    def _embed_query(self, query: str) -> npt.NDArray[np.float32]:
+        cached = self._query_cache.get(query)
+        if cached is not None:
+            return cached
+        vector: npt.NDArray[np.float32] = self._embed([query])[0]
+        vector.setflags(write=False)
+        self._query_cache.put(query, vector)
+        return vector
+
+    def _emit(self, event_type: str, scope: tuple[str | None, str | None, str | None], data: dict[str, Any]) -> None:
+        if not self.events.has_listeners(event_type):
+            return
+        self.events.emit(
+            Event(
+                id=encode_id(self._ids.next()),
+                type=event_type,
+                timestamp=utcnow(),
+                user_id=scope[0],
+                agent_id=scope[1],
+                run_id=scope[2],
+                data=data,
+                source=f"memorylink/{__version__}",
+            )
+        )
+
+    def _scope(self, user_id: str | None, agent_id: str | None, run_id: str | None) -> Scope:
+        limits = self.settings.limits
+        return Scope(
+            check_scope_id("user_id", user_id, limits),
+            check_scope_id("agent_id", agent_id, limits),
+            check_scope_id("run_id", run_id, limits),
+        )
+
+    def _load_row(self, memory_id: str, scope: Scope) -> tuple[MemoryRow, Body]:
+        label = decode_id(memory_id)
+        row = self._storage.get_memory(label)
+        if row is None:
+            raise NotFoundError(memory_id)
+        body = self._codec.open_row(row)
+        if not scope.contains(body.user_id, body.agent_id, body.run_id):
+            raise NotFoundError(memory_id)
+        return row, body
+
+    def _sync(self) -> None:
+        own = self._pending_own
+        self._pending_own = False
+        self._state.refresh(force=own)
+
+    def _write_new(
+        self,
+        items: Sequence[NewMemory],
+        vectors: npt.NDArray[np.float32],
+        *,
+        ids: Sequence[int] | None = None,
+        updated_ms: Sequence[int] | None = None,
+        versions: Sequence[int] | None = None,
+    ) -> list[Memory]:
+        """Commit new memories (and their journal entries) in one transaction."""
+        for attempt in range(_ID_RETRIES):
+            labels = list(ids) if ids is not None else [self._ids.next() for _ in items]
+            now_ms = int(time.time() * 1000)
+            rows: list[MemoryRow] = []
+            for position, (label, item) in enumerate(zip(labels, items, strict=True)):
+                body = Body(item.text, tuple(item.tags), item.metadata, item.user_id or "", item.agent_id, item.run_id)
+                rows.append(
+                    self._codec.memory_row(
+                        label,
+                        body,
+                        updated_at=updated_ms[position] if updated_ms is not None else max(now_ms, label >> 20),
+                        version=versions[position] if versions is not None else 1,
+                    )
+                )
+            journal = [
+                (label, Op.PUT, self._codec.seal_vector(label, vectors[position]))
+                for position, label in enumerate(labels)
+            ]
+            try:
+                with self._storage.transaction():
+                    self._storage.insert_memories(rows)
+                    self._storage.append_changes(journal)
+            except sqlite3.IntegrityError:
+                if ids is not None or attempt == _ID_RETRIES - 1:
+                    raise
+                logger.debug("memory id collision; retrying with fresh ids")
+                continue
+            self._pending_own = True
+            self._state.refresh(force=True, own_vectors=dict(zip(labels, vectors, strict=True)))
+            self._pending_own = False
+            self._state.maybe_checkpoint()
+            return [self._codec.to_memory(row, None) for row in rows]
+        raise AssertionError("unreachable")
+
+    def _delete_labels(self, labels: Sequence[int]) -> list[int]:
+        with self._storage.transaction():
+            deleted = self._storage.delete_memories(labels)
+            self._storage.append_changes([(label, Op.DELETE, None) for label in deleted])
+        if deleted:
+            self._state.refresh(force=True)
+            self._state.maybe_checkpoint()
+        return deleted
+
+
+def _scope_of(body: Body) -> tuple[str, str | None, str | None]:
+    return body.user_id, body.agent_id, body.run_id
+
+
+def _memory_event_data(memory: Memory) -> dict[str, Any]:
+    return {"id": memory.id, "version": memory.version, "tags": list(memory.tags)}

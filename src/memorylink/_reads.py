@@ -1,0 +1,354 @@
+"""MemoryStore reads: get, history, list, search, similar."""
+
+from __future__ import annotations
+
+import base64
+import builtins
+import hashlib
+import json
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, get_args
+
+import numpy as np
+import numpy.typing as npt
+
+from memorylink._core import StoreCore
+from memorylink._ranking import clip_similarity, relevance_score
+from memorylink._records import Scope
+from memorylink.errors import (
+    LimitExceededError,
+    NotFoundError,
+    ValidationError,
+)
+from memorylink.filters import Filter
+from memorylink.models import (
+    ListOrder,
+    Memory,
+    MemoryVersion,
+    Page,
+    SearchHit,
+    SearchResult,
+    SortBy,
+    check_top_k,
+    utcnow,
+    validate_text,
+)
+
+
+class StoreReads(StoreCore):
+    """The read half of MemoryStore."""
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def get(
+        self,
+        memory_id: str,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+    ) -> Memory | None:
+        """The memory with this id (in scope), or None."""
+        self._check_open()
+        try:
+            row, body = self._load_row(memory_id, self._scope(user_id, agent_id, run_id))
+        except NotFoundError:
+            return None
+        return self._codec.to_memory(row, body)
+
+    def history(
+        self,
+        memory_id: str,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+    ) -> list[MemoryVersion]:
+        """Every version of a memory, oldest first, the current one last.
+
+        Raises:
+            NotFoundError: No such memory in scope.
+        """
+        self._check_open()
+        with self._storage.snapshot():
+            row, body = self._load_row(memory_id, self._scope(user_id, agent_id, run_id))
+            old = self._storage.history(row.id)
+        versions = [
+            self._codec.to_version(h.memory_id, h.version, h.changed_at, self._codec.open_history(h)) for h in old
+        ]
+        versions.append(self._codec.to_version(row.id, row.version, row.updated_at, body))
+        return versions
+
+    def list(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        filter: Mapping[str, Any] | Filter | None = None,
+        tags: Sequence[str] | None = None,
+        date_range: tuple[datetime | str | None, datetime | str | None] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        order: ListOrder = "created_desc",
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Memory]:
+        """A page of memories in scope, filtered and ordered; pass ``next_cursor`` back for more."""
+        self._check_open()
+        if order not in get_args(ListOrder):
+            raise ValidationError(f"order must be one of {', '.join(get_args(ListOrder))}", field="order")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValidationError("limit must be a positive integer", field="limit")
+        if limit > self.settings.limits.max_page_size:
+            raise LimitExceededError(
+                f"limit is {limit}; the limit max_page_size is {self.settings.limits.max_page_size}",
+                limit="max_page_size",
+                maximum=self.settings.limits.max_page_size,
+                actual=limit,
+                field="limit",
+            )
+        scope = self._scope(user_id, agent_id, run_id)
+        parsed = Filter.all_of(
+            Filter.parse(filter), Filter.from_shortcuts(tags=tags, date_range=date_range, metadata=metadata)
+        )
+        fingerprint = _fingerprint(scope, parsed, order)
+        after = _decode_cursor(cursor, fingerprint) if cursor is not None else None
+        if parsed is None:
+            blind = self._codec.scope_indexes(scope.user_id or "", scope.agent_id, scope.run_id)
+            columns: dict[str, bytes] = {}
+            if scope.user_id is not None:
+                columns["user_bi"] = blind[0]
+            if scope.agent_id is not None and blind[1] is not None:
+                columns["agent_bi"] = blind[1]
+            if scope.run_id is not None and blind[2] is not None:
+                columns["run_bi"] = blind[2]
+            rows = self._storage.page(scope=columns, order=order, after=after, limit=limit + 1)
+            # Blind indexes are 16-byte HMACs; a collision would need 2**64 work, but we
+            # still check the decrypted scope so a collision could never leak a memory.
+            bodies = [(row, self._codec.open_row(row)) for row in rows]
+            bodies = [(r, b) for r, b in bodies if scope.contains(b.user_id, b.agent_id, b.run_id)]
+        else:
+            self._sync()
+            catalog = self._state.ensure_catalog()
+            self._state.refresh(force=True)
+            with self._state.lock.read():
+                candidates = catalog.candidates(scope, parsed)
+                assert candidates is not None
+                keys = [
+                    (int(catalog.entries[int(label)].updated_at.timestamp() * 1000), int(label)) for label in candidates
+                ]
+            if order.startswith("created"):
+                keys = [(k[1] >> 20, k[1]) for k in keys]
+            descending = order.endswith("_desc")
+            keys.sort(reverse=descending)
+            if after is not None:
+                keys = [k for k in keys if (k < after if descending else k > after)]
+            page_keys = keys[: limit + 1]
+            fetched = self._storage.get_memories([k[1] for k in page_keys])
+            bodies = [(fetched[k[1]], self._codec.open_row(fetched[k[1]])) for k in page_keys if k[1] in fetched]
+        more = len(bodies) > limit
+        bodies = bodies[:limit]
+        next_cursor = None
+        if more and bodies:
+            last = bodies[-1][0]
+            key = (last.id >> 20, last.id) if order.startswith("created") else (last.updated_at, last.id)
+            next_cursor = _encode_cursor(key, fingerprint)
+        return Page[Memory](items=[self._codec.to_memory(r, b) for r, b in bodies], next_cursor=next_cursor)
+
+    def search(
+        self,
+        query: str,
+        *,
+        top_k: int = 10,
+        threshold: float | None = None,
+        filter: Mapping[str, Any] | Filter | None = None,
+        tags: Sequence[str] | None = None,
+        date_range: tuple[datetime | str | None, datetime | str | None] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        sort_by: SortBy = "relevance",
+        include_similar: bool = False,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+    ) -> SearchResult:
+        """Find memories by meaning.
+
+        Args:
+            query: The text to match.
+            top_k: How many hits at most (``limits.max_top_k``).
+            threshold: Drop hits whose similarity (cosine, in [0, 1]) is below this.
+            filter: The filter language (see docs/filters.md); ``tags``, ``date_range`` and
+                ``metadata`` are shortcuts AND-ed with it.
+            sort_by: ``"relevance"`` (similarity blended with recency: ``(1 - w) * similarity
+                + w * 0.5 ** (age_days / half_life)``), ``"similarity"`` or ``"date"`` (newest
+                first among the most similar).
+            include_similar: Attach each hit's nearest other memories as ``related``.
+            user_id, agent_id, run_id: Restrict to this scope.
+        """
+        self._check_open()
+        started = time.perf_counter()
+        limits = self.settings.limits
+        validate_text(query, limits.model_copy(update={"max_text_length": limits.max_query_length}), field="query")
+        top_k = check_top_k(top_k, limits)
+        if threshold is not None and (
+            isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0
+        ):
+            raise ValidationError("threshold must be a number in [0, 1]", field="threshold")
+        if sort_by not in get_args(SortBy):
+            raise ValidationError(f"sort_by must be one of {', '.join(get_args(SortBy))}", field="sort_by")
+        scope = self._scope(user_id, agent_id, run_id)
+        parsed = Filter.all_of(
+            Filter.parse(filter), Filter.from_shortcuts(tags=tags, date_range=date_range, metadata=metadata)
+        )
+        vector = self._embed_query(query)
+        hits, total = self._nearest(vector, top_k, threshold, sort_by, scope, parsed, include_similar, exclude=None)
+        result = SearchResult.model_construct(
+            hits=hits,
+            total=total,
+            query=query,
+            query_time_ms=(time.perf_counter() - started) * 1000.0,
+            filter=parsed.to_dict() if parsed is not None else None,
+            sort_by=sort_by,
+        )
+        self._emit(
+            "memory.searched",
+            (scope.user_id, scope.agent_id, scope.run_id),
+            {
+                "query_sha256": hashlib.sha256(query.encode()).hexdigest(),
+                "top_k": top_k,
+                "hits": [hit.memory.id for hit in hits],
+                "filter": result.filter,
+            },
+        )
+        return result
+
+    def similar(
+        self,
+        memory_id: str,
+        *,
+        top_k: int = 5,
+        threshold: float | None = None,
+        filter: Mapping[str, Any] | Filter | None = None,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+    ) -> SearchResult:
+        """Memories most similar to an existing one (itself excluded), by similarity.
+
+        Raises:
+            NotFoundError: No such memory in scope.
+        """
+        self._check_open()
+        started = time.perf_counter()
+        top_k = check_top_k(top_k, self.settings.limits)
+        scope = self._scope(user_id, agent_id, run_id)
+        row, body = self._load_row(memory_id, scope)
+        parsed = Filter.parse(filter)
+        self._sync()
+        with self._state.lock.read():
+            if row.id not in self._state.index:
+                raise NotFoundError(memory_id)
+            vector = self._state.index.get_vectors(np.array([row.id], dtype=np.int64))[0]
+        hits, total = self._nearest(vector, top_k, threshold, "similarity", scope, parsed, False, exclude=row.id)
+        return SearchResult.model_construct(
+            hits=hits,
+            total=max(0, total - 1),
+            query=body.text,
+            query_time_ms=(time.perf_counter() - started) * 1000.0,
+            filter=parsed.to_dict() if parsed is not None else None,
+            sort_by="similarity",
+        )
+
+    def _nearest(
+        self,
+        vector: npt.NDArray[np.float32],
+        top_k: int,
+        threshold: float | None,
+        sort_by: SortBy,
+        scope: Scope,
+        parsed: Filter | None,
+        include_similar: bool,
+        exclude: int | None,
+    ) -> tuple[builtins.list[SearchHit], int]:
+        self._sync()
+        needs_catalog = parsed is not None or not scope.is_empty()
+        if needs_catalog and self._state.catalog is None:
+            self._state.ensure_catalog()
+            self._state.refresh(force=True)
+        pool = top_k if sort_by == "similarity" else top_k * self.settings.search.rerank_pool_factor
+        if exclude is not None:
+            pool += 1
+        with self._state.lock.read():
+            index = self._state.index
+            allowed = self._state.catalog.candidates(scope, parsed) if needs_catalog and self._state.catalog else None
+            total = len(index) if allowed is None else len(allowed)
+            labels, similarities = index.search(vector, pool, allowed=allowed)
+            related_lists: dict[int, builtins.list[tuple[int, float]]] = {}
+            if include_similar and len(labels):
+                per_hit = self.settings.search.related_per_hit
+                vectors = index.get_vectors(labels)
+                for label, hit_vector in zip(labels.tolist(), vectors, strict=True):
+                    near_labels, near_sims = index.search(hit_vector, per_hit + 1, allowed=allowed)
+                    related_lists[label] = [
+                        (int(n), float(s)) for n, s in zip(near_labels, near_sims, strict=True) if int(n) != label
+                    ][:per_hit]
+        wanted = [int(label) for label in labels if int(label) != exclude]
+        for neighbours in related_lists.values():
+            wanted.extend(n for n, _ in neighbours)
+        rows = self._storage.get_memories(sorted(set(wanted)))
+        memories = {label: self._codec.to_memory(row) for label, row in rows.items()}
+        now = utcnow()
+        hits: builtins.list[SearchHit] = []
+        for label, cosine in zip(labels.tolist(), similarities.tolist(), strict=True):
+            memory = memories.get(int(label))
+            if memory is None or int(label) == exclude:
+                continue  # deleted by another process since the index saw it
+            similarity = clip_similarity(cosine)
+            if threshold is not None and similarity < threshold:
+                continue
+            score = (
+                relevance_score(similarity, memory.created_at, now, self.settings.search)
+                if sort_by == "relevance"
+                else similarity
+            )
+            related = [
+                SearchHit.model_construct(
+                    memory=memories[n], similarity=clip_similarity(s), score=clip_similarity(s), related=[]
+                )
+                for n, s in related_lists.get(int(label), [])
+                if n in memories
+            ]
+            hits.append(SearchHit.model_construct(memory=memory, similarity=similarity, score=score, related=related))
+        if sort_by == "date":
+            hits.sort(key=lambda hit: (hit.memory.created_at, hit.memory.id), reverse=True)
+        else:
+            hits.sort(key=lambda hit: hit.score, reverse=True)
+        return hits[:top_k], total
+
+
+def _fingerprint(scope: Scope, parsed: Filter | None, order: str) -> str:
+    material = json.dumps(
+        [scope.user_id, scope.agent_id, scope.run_id, parsed.to_dict() if parsed else None, order],
+        sort_keys=True,
+    )
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
+def _encode_cursor(key: tuple[int, int], fingerprint: str) -> str:
+    raw = json.dumps({"k": list(key), "f": fingerprint}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, fingerprint: str) -> tuple[int, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = json.loads(raw)
+        key = (int(data["k"][0]), int(data["k"][1]))
+        matches = data["f"] == fingerprint
+    except (ValueError, KeyError, TypeError, IndexError):
+        raise ValidationError("cursor is not valid", field="cursor") from None
+    if not matches:
+        raise ValidationError("cursor belongs to a different query (scope, filter or order changed)", field="cursor")
+    return key
