@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from memorylink._concurrency import new_mutex
 from memorylink.crypto.base import Cipher
 from memorylink.errors import StoreCorruptedError
 from memorylink.filters import Filter
@@ -193,6 +194,8 @@ class Catalog:
         self._by_run: dict[str, set[int]] = {}
         self._cache: dict[tuple[Scope, Filter | None], npt.NDArray[np.int64]] = {}
         self._cache_size = cache_size
+        # Searches share the catalog under the store's read lock; only the cache mutates then.
+        self._cache_lock = new_mutex()
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -211,7 +214,8 @@ class Catalog:
             self.put(memory_id, entry)
 
     def remove(self, memory_id: int) -> None:
-        self._cache.clear()
+        with self._cache_lock:
+            self._cache.clear()
         old = self.entries.pop(memory_id, None)
         if old is None:
             return
@@ -239,7 +243,8 @@ class Catalog:
         if scope.is_empty() and filter_ is None:
             return None
         key = (scope, filter_)
-        cached = self._cache.get(key)
+        with self._cache_lock:
+            cached = self._cache.get(key)
         if cached is not None:
             return cached
         scoped = self._scoped_ids(scope)
@@ -251,9 +256,10 @@ class Catalog:
             pool: Iterable[int] = scoped if scoped is not None else entries.keys()
             matches = filter_.matches
             ids = np.fromiter((i for i in pool if matches(entries[i])), dtype=np.int64)
-        if len(self._cache) >= self._cache_size:
-            self._cache.pop(next(iter(self._cache)))
-        self._cache[key] = ids
+        with self._cache_lock:
+            if len(self._cache) >= self._cache_size:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = ids
         return ids
 
 
