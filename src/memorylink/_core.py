@@ -52,7 +52,6 @@ class StoreCore:
     _ids: IdGenerator
     _query_cache: LruCache[str, npt.NDArray[np.float32]]
     _closed: bool
-    _pending_own: bool
     _state: DerivedState
 
     @property
@@ -125,9 +124,7 @@ class StoreCore:
         return row, body
 
     def _sync(self) -> None:
-        own = self._pending_own
-        self._pending_own = False
-        self._state.refresh(force=own)
+        self._state.refresh()
 
     def _write_new(
         self,
@@ -143,8 +140,10 @@ class StoreCore:
             labels = list(ids) if ids is not None else [self._ids.next() for _ in items]
             now_ms = int(time.time() * 1000)
             rows: list[MemoryRow] = []
+            bodies: list[Body] = []
             for position, (label, item) in enumerate(zip(labels, items, strict=True)):
                 body = Body(item.text, tuple(item.tags), item.metadata, item.user_id or "", item.agent_id, item.run_id)
+                bodies.append(body)
                 rows.append(
                     self._codec.memory_row(
                         label,
@@ -160,17 +159,16 @@ class StoreCore:
             try:
                 with self._storage.transaction():
                     self._storage.insert_memories(rows)
-                    self._storage.append_changes(journal)
+                    last_seq = self._storage.append_changes(journal)
             except sqlite3.IntegrityError:
                 if ids is not None or attempt == _ID_RETRIES - 1:
                     raise
                 logger.debug("memory id collision; retrying with fresh ids")
                 continue
-            self._pending_own = True
-            self._state.refresh(force=True, own_vectors=dict(zip(labels, vectors, strict=True)))
-            self._pending_own = False
+            first_seq = last_seq - len(labels) + 1
+            self._state.note_write({first_seq + position: vectors[position] for position in range(len(labels))})
             self._state.maybe_checkpoint()
-            return [self._codec.to_memory(row, None) for row in rows]
+            return [self._codec.to_memory(row, body) for row, body in zip(rows, bodies, strict=True)]
         raise AssertionError("unreachable")
 
     def _delete_labels(self, labels: Sequence[int]) -> list[int]:
@@ -178,7 +176,7 @@ class StoreCore:
             deleted = self._storage.delete_memories(labels)
             self._storage.append_changes([(label, Op.DELETE, None) for label in deleted])
         if deleted:
-            self._state.refresh(force=True)
+            self._state.note_write()
             self._state.maybe_checkpoint()
         return deleted
 

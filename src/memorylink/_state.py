@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from memorylink._concurrency import ReadWriteLock
+from memorylink._concurrency import ReadWriteLock, new_mutex
 from memorylink._records import Catalog, CatalogEntry, RecordCodec
 from memorylink.crypto.blobs import open_blob, seal_blob
 from memorylink.errors import InvalidKeyError, StoreCorruptedError
@@ -60,6 +60,9 @@ class DerivedState:
         self._checkpoint_after = checkpoint_after
         self.lock = ReadWriteLock()
         self.catalog: Catalog | None = None
+        self._own_lock = new_mutex()
+        self._own_vectors: dict[int, npt.NDArray[np.float32]] = {}
+        self._dirty = False
         self.applied_seq = 0
         self._data_version = -1
         self.dimension = index.dimension
@@ -170,10 +173,27 @@ class DerivedState:
 
     # -- keeping up with the journal -------------------------------------------------------
 
-    def refresh(self, *, force: bool = False, own_vectors: dict[int, npt.NDArray[np.float32]] | None = None) -> None:
-        """Apply journal entries committed since the last call (by any process)."""
+    def note_write(self, vectors_by_seq: dict[int, npt.NDArray[np.float32]] | None = None) -> None:
+        """Record that this process committed journal entries (and the vectors it already has).
+
+        The index applies them on the next read (``refresh``), not now: a write costs its
+        commit, and a burst of writes is indexed in one batch. Reads never miss a commit.
+        """
+        with self._own_lock:
+            if vectors_by_seq:
+                self._own_vectors.update(vectors_by_seq)
+            self._dirty = True
+
+    def _take_own(self) -> dict[int, npt.NDArray[np.float32]]:
+        with self._own_lock:
+            own, self._own_vectors = self._own_vectors, {}
+            self._dirty = False
+            return own
+
+    def refresh(self, *, force: bool = False) -> None:
+        """Apply journal entries committed since the last call (by this or any other process)."""
         version = self.storage.data_version()
-        if not force and version == self._data_version:
+        if not force and not self._dirty and version == self._data_version:
             return
         with self.lock.write(), self.storage.snapshot():
             if version != self._data_version:
@@ -181,9 +201,10 @@ class DerivedState:
                 if stored_key is not None and stored_key != self.codec.cipher.key_id:
                     raise InvalidKeyError("the store's key was rotated by another process; reopen it with the new key")
             self._data_version = version
-            self._refresh_locked(own_vectors)
+            self._refresh_locked()
 
-    def _refresh_locked(self, own_vectors: dict[int, npt.NDArray[np.float32]] | None = None) -> None:
+    def _refresh_locked(self) -> None:
+        own_vectors = self._take_own()
         low, high, count = self.storage.journal_bounds()
         if high <= self.applied_seq:
             return
@@ -214,7 +235,7 @@ class DerivedState:
             if change.op is Op.PUT:
                 if change.vector is None:
                     raise StoreCorruptedError(f"journal entry {change.seq} has no vector")
-                vector = own.get(change.memory_id)
+                vector = own.get(change.seq)
                 if vector is None:
                     vector = self.codec.open_vector(change.memory_id, change.vector, self.dimension)
                 if change.memory_id in pending_ids:
@@ -260,8 +281,9 @@ class DerivedState:
     # -- checkpoints ---------------------------------------------------------------------
 
     def pending_changes(self) -> int:
+        """Journal entries committed since the last snapshot (applied to the index or not)."""
         snapshot_seq = int(self.storage.get_meta("snapshot_seq") or 0)
-        return max(0, self.applied_seq - snapshot_seq)
+        return max(0, self.storage.journal_bounds()[1] - snapshot_seq)
 
     def maybe_checkpoint(self) -> None:
         if self._directory is not None and self.pending_changes() >= self._checkpoint_after:

@@ -203,10 +203,10 @@ class StoreWrites(StoreCore):
                 self._storage.insert_history([self._codec.history_row(row.id, row.version, row.updated_at, body)])
                 if text_changed:
                     assert vector is not None
-                    self._storage.append_changes([(row.id, Op.PUT, self._codec.seal_vector(row.id, vector))])
+                    seq = self._storage.append_changes([(row.id, Op.PUT, self._codec.seal_vector(row.id, vector))])
                 else:
-                    self._storage.append_changes([(row.id, Op.TOUCH, None)])
-            self._state.refresh(force=True, own_vectors={row.id: vector} if vector is not None else None)
+                    seq = self._storage.append_changes([(row.id, Op.TOUCH, None)])
+            self._state.note_write({seq: vector} if vector is not None else None)
             self._state.maybe_checkpoint()
             memory = self._codec.to_memory(new_row, changed)
             fields = [

@@ -84,7 +84,6 @@ class MemoryStore(StoreWrites, StoreReads, StoreAdmin):
         self._ids = IdGenerator()
         self._query_cache: LruCache[str, npt.NDArray[np.float32]] = LruCache(self.settings.search.query_cache_size)
         self._closed = False
-        self._pending_own = False
         self._prepare_storage(cipher, kdf, reembed)
         index_type: Any = type(index)
         self._state = DerivedState(

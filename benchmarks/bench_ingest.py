@@ -1,0 +1,158 @@
+"""Batch ingest with the real embedder: ``store.add_many(chunk)`` vs the embedder alone.
+
+Floor: ``store.embedder.embed(chunk)`` (the same all-MiniLM-L6-v2 instance the store uses,
+same batch size) on the same texts. For each chunk of 500 texts the floor and the store
+are timed back to back, alternating which goes first, so machine noise hits both alike.
+Reported: time(add_many) / time(embed) over all chunks (target <= 1.05), the per-chunk
+ratio's p50 / p90, and "ingest + first search" (so an index built lazily could not hide
+its cost), plus close() (which writes the encrypted index snapshot).
+
+    python benchmarks/bench_ingest.py [--quick]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from common import (
+    KEY,
+    make_queries,
+    make_texts,
+    parse_args,
+    percentile,
+    print_table,
+    quiet_gc,
+    ratio,
+    timed,
+    verdict,
+    warm_up_embedder,
+    workdir,
+    write_results,
+)
+from memorylink import MemoryStore
+
+NAME = "ingest"
+TARGET = 1.05
+CHROMA = 1.20
+MEM0 = 4.9
+CHUNK = 500
+
+
+def main() -> None:
+    args = parse_args(__doc__ or NAME)
+    total = 1_000 if args.quick else 6_000
+    texts = make_texts(total, seed=11)
+    parts = [texts[i : i + CHUNK] for i in range(0, total, CHUNK)]
+
+    with workdir(args, NAME) as root:
+        store = MemoryStore.open(root / "store", key=KEY)
+        embedder = store.embedder
+        load_s = warm_up_embedder(embedder)
+        # Warm the store's own path too (first transaction, index allocation), off the clock.
+        store.add_many(make_texts(64, seed=12_345))
+        print(f"model loaded in {load_s:.1f} s (not timed); {len(parts)} chunks of {CHUNK}", flush=True)
+
+        rows: list[dict[str, Any]] = []
+        for number, chunk in enumerate(parts):
+            chunk_list = list(chunk)
+
+            def floor(chunk_list: list[str] = chunk_list) -> Any:
+                return embedder.embed(chunk_list)
+
+            def ours(chunk_list: list[str] = chunk_list) -> Any:
+                return store.add_many(chunk_list)
+
+            order = (floor, ours) if number % 2 == 0 else (ours, floor)
+            seconds: dict[str, float] = {}
+            for fn in order:
+                quiet_gc()
+                elapsed, result = timed(fn)
+                seconds["floor" if fn is floor else "store"] = elapsed
+                if fn is ours:
+                    assert result.failed == 0, result
+            rows.append(
+                {
+                    "chunk": number,
+                    "texts": len(chunk_list),
+                    "floor_s": seconds["floor"],
+                    "store_s": seconds["store"],
+                    "ratio": ratio(seconds["store"], seconds["floor"]),
+                    "floor_first": number % 2 == 0,
+                }
+            )
+            print(
+                f"chunk {number + 1}/{len(parts)}: embed {seconds['floor']:.2f} s, "
+                f"add_many {seconds['store']:.2f} s, ratio {rows[-1]['ratio']:.3f}",
+                flush=True,
+            )
+
+        # The first search after the ingest: a lazily built index would pay here.
+        query = make_queries(1, seed=77)[0]
+        quiet_gc()
+        floor_query_s, _ = timed(lambda: embedder.embed([query]))
+        first_search_s, result = timed(lambda: store.search(query, top_k=10))
+        assert result.hits, "the first search found nothing"
+        stats = store.stats()
+        close_s, _ = timed(store.close)
+
+    floor_total = sum(r["floor_s"] for r in rows)
+    store_total = sum(r["store_s"] for r in rows)
+    chunk_ratios = [r["ratio"] for r in rows]
+    headline = ratio(store_total, floor_total)
+    with_search = ratio(store_total + first_search_s, floor_total + floor_query_s)
+    summary = {
+        "memories": total,
+        "chunk_size": CHUNK,
+        "model_load_s": load_s,
+        "floor_total_s": floor_total,
+        "store_total_s": store_total,
+        "floor_per_s": total / floor_total,
+        "store_per_s": total / store_total,
+        "ratio_total": headline,
+        "ratio_chunk_p50": percentile(chunk_ratios, 50),
+        "ratio_chunk_p90": percentile(chunk_ratios, 90),
+        "first_search_s": first_search_s,
+        "floor_query_embed_s": floor_query_s,
+        "ratio_ingest_plus_first_search": with_search,
+        "close_s": close_s,
+        "store_memories": stats.memories,
+        "store_index_entries": stats.index_entries,
+        "target": TARGET,
+        "verdict": verdict(headline, TARGET),
+        "verdict_with_first_search": verdict(with_search, TARGET),
+        "chroma_ratio": CHROMA,
+        "mem0_ratio": MEM0,
+    }
+    print_table(
+        f"Ingest of {total:,} memories in chunks of {CHUNK} (real embedder)",
+        ["measure", "floor (embed alone)", "memorylink", "ratio", "target", "verdict", "Chroma"],
+        [
+            ["total time (s)", floor_total, store_total, headline, TARGET, summary["verdict"], CHROMA],
+            ["memories / s", summary["floor_per_s"], summary["store_per_s"], "", "", "", ""],
+            [
+                "per-chunk ratio p50 / p90",
+                "",
+                "",
+                f"{percentile(chunk_ratios, 50):.3f} / {percentile(chunk_ratios, 90):.3f}",
+                "",
+                "",
+                "",
+            ],
+            [
+                "ingest + first search (s)",
+                floor_total + floor_query_s,
+                store_total + first_search_s,
+                with_search,
+                TARGET,
+                summary["verdict_with_first_search"],
+                "",
+            ],
+            ["first search alone (ms)", floor_query_s * 1000, first_search_s * 1000, "", "", "", ""],
+            ["close(): snapshot write (s)", "", close_s, "", "", "", ""],
+        ],
+    )
+    write_results(NAME, args, {"summary": summary, "chunks": rows})
+
+
+if __name__ == "__main__":
+    main()
