@@ -490,3 +490,123 @@ def exact_top_k(matrix: Vectors, query: Vectors, k: int, rows: npt.NDArray[np.in
     scores = matrix[rows] @ query
     top = np.argpartition(-scores, min(k, len(scores) - 1))[:k]
     return [int(rows[i]) for i in top[np.argsort(-scores[top])]]
+
+
+def interleaved(
+    count: int,
+    floor: Callable[[int], Any],
+    ours: Callable[[int], Any],
+    *,
+    gc_every: int = 50,
+) -> tuple[list[float], list[float]]:
+    """Time ``floor(i)`` and ``ours(i)`` back to back for ``i in range(count)``, alternating
+    which goes first; return the two lists of seconds."""
+    floor_s: list[float] = []
+    ours_s: list[float] = []
+    for i in range(count):
+        if gc_every and i % gc_every == 0:
+            gc.collect()
+        if i % 2 == 0:
+            start = time.perf_counter()
+            floor(i)
+            middle = time.perf_counter()
+            ours(i)
+            end = time.perf_counter()
+            floor_s.append(middle - start)
+            ours_s.append(end - middle)
+        else:
+            start = time.perf_counter()
+            ours(i)
+            middle = time.perf_counter()
+            floor(i)
+            end = time.perf_counter()
+            ours_s.append(middle - start)
+            floor_s.append(end - middle)
+    return floor_s, ours_s
+
+
+def recall(found: Sequence[int], exact: Sequence[int]) -> float:
+    """|found ∩ exact| / |exact| (1.0 when exact is empty)."""
+    if not exact:
+        return 1.0
+    return len(set(found) & set(exact)) / len(exact)
+
+
+# Metadata filters by selectivity: every memory gets metadata {"bucket": position % 1000}.
+BUCKETS = 1000
+FILTERS: dict[str, dict[str, Any] | None] = {
+    "none": None,
+    "50%": {"metadata.bucket": {"lt": 500}},
+    "10%": {"metadata.bucket": {"lt": 100}},
+    "1%": {"metadata.bucket": {"lt": 10}},
+    "0.1%": {"metadata.bucket": 0},
+}
+FILTER_LIMITS = {"none": BUCKETS, "50%": 500, "10%": 100, "1%": 10, "0.1%": 1}
+
+
+def filter_rows(count: int, level: str) -> npt.NDArray[np.intp] | None:
+    """Row numbers (positions) a FILTERS level keeps among ``count`` memories (None: all)."""
+    if level == "none":
+        return None
+    positions = np.arange(count)
+    return positions[(positions % BUCKETS) < FILTER_LIMITS[level]]
+
+
+def filtered_recall(
+    store: Any,
+    matrix: Vectors,
+    id_to_row: dict[str, int],
+    query_texts: Sequence[str],
+    query_vectors: Vectors,
+    *,
+    k: int = 10,
+) -> dict[str, dict[str, Any]]:
+    """Recall@k of ``store.search(sort_by="similarity")`` against numpy brute force, per filter level.
+
+    The query embedding is cached by the store after its first search, so the latencies
+    reported here are searches *without* embedding (index + filter + fetch + decrypt).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for text in query_texts:  # fill the store's query cache so every level is timed alike
+        store.search(text, top_k=k, sort_by="similarity")
+    for level, spec in FILTERS.items():
+        rows = filter_rows(len(matrix), level)
+        recalls: list[float] = []
+        seconds: list[float] = []
+        strategies: dict[str, int] = {}
+        for text, vector in zip(query_texts, query_vectors, strict=True):
+            start = time.perf_counter()
+            result = store.search(text, top_k=k, sort_by="similarity", filter=spec)
+            seconds.append(time.perf_counter() - start)
+            index = getattr(getattr(store, "_state", None), "index", None)  # diagnostic only
+            strategy = str(getattr(index, "last_strategy", "?"))
+            strategies[strategy] = strategies.get(strategy, 0) + 1
+            found = [id_to_row[hit.memory.id] for hit in result.hits]
+            recalls.append(recall(found, exact_top_k(matrix, vector, k, rows)))
+        out[level] = {
+            "kept": len(matrix) if rows is None else len(rows),
+            "recall_mean": float(np.mean(recalls)),
+            "recall_min": float(np.min(recalls)),
+            "latency_cached_query": summary(seconds),
+            "strategies": strategies,
+        }
+    return out
+
+
+def recall_rows(levels: dict[str, dict[str, Any]], target: float) -> list[list[Any]]:
+    return [
+        [
+            level,
+            data["kept"],
+            data["recall_mean"],
+            data["recall_min"],
+            target,
+            verdict(-data["recall_mean"], -target),
+            data["latency_cached_query"]["p50_ms"],
+            ", ".join(f"{name} x{count}" for name, count in data["strategies"].items()),
+        ]
+        for level, data in levels.items()
+    ]
+
+
+RECALL_COLUMNS = ["filter keeps", "memories kept", "recall@10 mean", "min", "target", "verdict", "p50 ms", "strategy"]

@@ -39,7 +39,7 @@ class IndexSettings(BaseModel):
         description="a filtered search over at most this many candidates is answered exactly",
     )
     exact_search_max_fraction: float = Field(
-        0.02,
+        0.1,
         ge=0.0,
         le=1.0,
         description="a filter keeping at most this fraction of memories is answered exactly",

@@ -99,6 +99,22 @@ def test_batch_re_add_of_labels_whose_slots_were_taken() -> None:
         assert index.search(vector, 1)[0].tolist() == [label]
 
 
+def test_growth_doubles_or_jumps_to_the_needed_size() -> None:
+    index = HnswIndex(DIM, initial_capacity=16)
+    data = vectors(200, seed=21)
+    index.add(np.arange(16), data[:16])
+    assert index.capacity == 16
+    index.add(np.array([16]), data[16])
+    assert index.capacity == 32
+    index.add(np.arange(17, 33), data[17:33])
+    assert index.capacity == 64
+    index.add(np.arange(33, 200), data[33:])
+    assert index.capacity == 200
+    index.remove(range(50))
+    index.add(np.arange(1000, 1050), vectors(50, seed=22))
+    assert index.capacity == 200  # the deleted slots were reused
+
+
 def test_many_remove_add_cycles_keep_memory_and_answers_bounded() -> None:
     index = build(64, initial_capacity=64)
     oracle = ExactIndex(DIM)

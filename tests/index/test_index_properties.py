@@ -2,19 +2,23 @@
 
 A plain dict of unit vectors is the model. After every step both indexes hold exactly
 the model's labels, and every search answer is checked against brute force over the
-model:
+model. Always, for both indexes:
 
 * returned labels are live, allowed, unique, and there are ``min(k, candidates)`` of them;
-* each returned similarity is the label's true cosine similarity, in descending order;
-* the returned similarities equal the true top-k similarities.
+* each returned similarity is the label's true cosine similarity, in descending order.
 
-The last check is made on similarity values rather than labels because equal vectors
-(the strategy draws many on purpose) tie, and ties may be returned in any order. It is
-made exactly (up to float rounding) for HnswIndex too, not as a recall bound: these
-indexes stay below ``ef_search`` (96) elements, and an HNSW search whose beam is wider
-than the graph visits every node reachable from the entry point, with deleted nodes
-still used for routing. So any miss here would be a real bug (a lost or unreachable
-node, a deleted label leaking, a wrong upsert), not approximation.
+Answers from exact search (ExactIndex, and HnswIndex's "exact" strategy) must also hold
+the true top-k similarities. This is compared on similarity values, not labels, because
+equal vectors (drawn often on purpose) tie and ties may come back in any order.
+
+Answers from hnswlib's graph ("hnsw", "filtered_hnsw") are not held to that, even on
+these tiny indexes: hypothesis finds graphs (many duplicate or zero vectors, repeated
+in-place updates) where hnswlib's neighbour-selection heuristic leaves a node that no
+search can reach, so top-k equality (or any recall bound over an adversarially chosen
+run) would be an unsound assertion. Instead, every label the graph missed must still be
+in hnswlib, live, with the model's vector: a miss may be approximation, never a lost
+node, a stale vector or a leaked delete. Recall itself is measured on realistic data in
+``test_index_recall.py``.
 """
 
 from __future__ import annotations
@@ -104,8 +108,8 @@ class LockstepMachine(RuleBasedStateMachine):
         query = vector(seed)
         allowed_array = None if allowed is None else np.array(allowed, dtype=np.int64)
         for index in (self.exact, self.hnsw):
-            labels, sims = index.search(query, k, allowed=allowed_array)
-            self.check_answer(labels, sims, unit(query), k, allowed)
+            answer = index.search(query, k, allowed=allowed_array)
+            self.check_answer(index, answer, unit(query), k, allowed)
 
     @precondition(lambda self: len(self.model) > 0)
     @rule(data=st.data(), k=st.integers(1, 12))
@@ -114,12 +118,17 @@ class LockstepMachine(RuleBasedStateMachine):
         for index in (self.exact, self.hnsw):
             query = index.get_vectors(np.array([label]))[0]
             np.testing.assert_allclose(query, self.model[label], atol=TOLERANCE)
-            labels, sims = index.search(query, k)
-            self.check_answer(labels, sims, self.model[label], k, None)
+            self.check_answer(index, index.search(query, k), self.model[label], k, None)
 
     def check_answer(
-        self, labels: np.ndarray, sims: np.ndarray, query: np.ndarray, k: int, allowed: list[int] | None
+        self,
+        index: ExactIndex | HnswIndex,
+        answer: tuple[np.ndarray, np.ndarray],
+        query: np.ndarray,
+        k: int,
+        allowed: list[int] | None,
     ) -> None:
+        labels, sims = answer
         candidates = set(self.model) if allowed is None else set(self.model) & set(allowed)
         got = labels.tolist()
         assert len(got) == min(k, len(candidates))
@@ -128,8 +137,17 @@ class LockstepMachine(RuleBasedStateMachine):
         true_sims = {label: float(self.model[label] @ query) for label in candidates}
         np.testing.assert_allclose(sims, [true_sims[label] for label in got], atol=TOLERANCE)
         assert np.all(np.diff(sims) <= TOLERANCE)
-        best = sorted(true_sims.values(), reverse=True)[: len(got)]
-        np.testing.assert_allclose(sims, best, atol=TOLERANCE)
+        if not got:
+            return
+        if isinstance(index, ExactIndex) or index.last_strategy == "exact":
+            best = sorted(true_sims.values(), reverse=True)[: len(got)]
+            np.testing.assert_allclose(sims, best, atol=TOLERANCE)
+            return
+        floor = float(sims[-1]) + TOLERANCE
+        missed = [label for label, sim in true_sims.items() if sim > floor and label not in got]
+        if missed:
+            stored = index._graph.get_items(missed)  # raises for a deleted or unknown label
+            np.testing.assert_allclose(stored, [self.model[label] for label in missed], atol=TOLERANCE)
 
     @invariant()
     def same_live_labels(self) -> None:

@@ -151,8 +151,11 @@ def unit_row(vector: Any, dimension: int, field: str) -> Vectors:
         if arr.shape != (1, dimension):
             raise ValidationError(f"{field} must have shape ({dimension},), got {arr.shape}", field=field)
         arr = arr[0]
-    _numeric(arr, field)
-    narrow = _float32(arr)
+    if arr.dtype == np.float32:
+        narrow = arr
+    else:
+        _numeric(arr, field)
+        narrow = _float32(arr)
     squared = float(np.vdot(narrow, narrow))  # vdot, unlike dot or @, does not warn on overflow
     if _TINY_SQUARED < squared < math.inf:
         unit: Vectors = narrow * np.float32(1.0 / (math.sqrt(squared) + EPSILON))
@@ -199,6 +202,8 @@ def check_k(k: int) -> int:
     Raises:
         ValidationError: ``k`` is negative or not an integer.
     """
+    if type(k) is int and k >= 0:
+        return k
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
         raise ValidationError(f"k must be an integer, got {type(k).__name__}", field="k")
     if k < 0:

@@ -130,7 +130,7 @@ class HnswIndex:
         ef_search: int = 96,
         initial_capacity: int = 1024,
         exact_search_max_candidates: int = 4096,
-        exact_search_max_fraction: float = 0.02,
+        exact_search_max_fraction: float = 0.1,
         num_threads: int = -1,
     ) -> None:
         self._dimension = _positive_int(dimension, "dimension", 1)
@@ -332,9 +332,11 @@ class HnswIndex:
 
     def remove(self, labels: Iterable[int]) -> None:
         """Remove labels (hnswlib ``mark_deleted``); labels not in the index are ignored."""
+        live = self._mirror._rows
         for label in iter_labels(labels):
-            if self._mirror._remove_one(label):
+            if label in live:
                 self._graph.mark_deleted(label)
+                self._mirror._remove_one(label)
                 self._tombstones.add(label)
         self._prune_tombstones()
 
