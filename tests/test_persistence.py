@@ -246,3 +246,16 @@ def test_import_bad_lines_fail_alone(store: MemoryStore) -> None:
     assert "line 2" in result.errors[0].error.message
     with pytest.raises(ValidationError):
         store.import_(io.StringIO("just text\n"))
+
+
+def test_index_shape_is_recorded(
+    open_store: Callable[..., MemoryStore], tmp_path: Path, embedder: HashingEmbedder
+) -> None:
+    store = open_store(settings=Settings(index=IndexSettings(m=8, ef_construction=40)))
+    store.add_many([f"memory {i}" for i in range(10)])
+    store.close()
+    for snapshot in (tmp_path / "store").glob("index-*"):
+        snapshot.unlink()
+    with MemoryStore.open(tmp_path / "store", key=KEY, embedder=embedder) as reopened:
+        index = reopened._state.index
+        assert (index.m, index.ef_construction) == (8, 40)  # type: ignore[attr-defined]

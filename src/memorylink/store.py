@@ -167,8 +167,15 @@ class MemoryStore(StoreWrites, StoreReads, StoreAdmin):
 
             dimension = embedder.dimension
 
+            # The graph's shape is part of the store's identity: a store keeps the M and
+            # ef_construction it was created with, whatever later settings say.
+            recorded_index = storage.get_meta("index") if storage.is_initialised() else None
+            index_settings = settings.index
+            if recorded_index is not None:
+                index_settings = index_settings.model_copy(update=json.loads(recorded_index))
+
             def new_index() -> VectorIndex:
-                return HnswIndex.from_settings(dimension, settings.index)
+                return HnswIndex.from_settings(dimension, index_settings)
 
             def load_index(data: bytearray) -> VectorIndex:
                 return HnswIndex.from_bytes(
@@ -213,6 +220,8 @@ class MemoryStore(StoreWrites, StoreReads, StoreAdmin):
                     storage.set_meta("key_id", cipher.key_id)
                     storage.set_meta("embedder", self._embedder.name)
                     storage.set_meta("dimension", str(self._embedder.dimension))
+                    index = self.settings.index
+                    storage.set_meta("index", json.dumps({"m": index.m, "ef_construction": index.ef_construction}))
                     storage.set_meta("created_by", f"memorylink {__version__}")
         recorded = (storage.get_meta("embedder"), storage.get_meta("dimension"))
         current = (self._embedder.name, str(self._embedder.dimension))

@@ -6,7 +6,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from memorylink.errors import SchemaVersionError, StoreCorruptedError
@@ -57,9 +57,16 @@ class SqliteStorage:
         with self._mutex:
             self._connection.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> AbstractContextManager[None]:
         """A write transaction (``BEGIN IMMEDIATE``); nested calls join the outer one."""
+        return self._transaction("BEGIN IMMEDIATE")
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """A read transaction: every query inside sees one consistent state."""
+        return self._transaction("BEGIN")
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[None]:
         with self._mutex:
             if self._depth:
                 self._depth += 1
@@ -68,7 +75,7 @@ class SqliteStorage:
                 finally:
                     self._depth -= 1
                 return
-            self._connection.execute("BEGIN IMMEDIATE")
+            self._connection.execute(begin)
             self._depth = 1
             try:
                 yield
@@ -78,25 +85,6 @@ class SqliteStorage:
                 raise
             self._depth = 0
             self._connection.execute("COMMIT")
-
-    @contextmanager
-    def snapshot(self) -> Iterator[None]:
-        """A read transaction: every query inside sees one consistent state."""
-        with self._mutex:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield
-                finally:
-                    self._depth -= 1
-                return
-            self._connection.execute("BEGIN")
-            self._depth = 1
-            try:
-                yield
-            finally:
-                self._depth = 0
-                self._connection.execute("COMMIT")
 
     def data_version(self) -> int:
         """Changes whenever another connection commits (SQLite's ``PRAGMA data_version``)."""
