@@ -13,12 +13,7 @@ fresh process, so its peak RSS is its own). There is no floor here: the question
 
 from __future__ import annotations
 
-import argparse
-import json
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,11 +26,13 @@ from common import (
     directory_bytes,
     make_queries,
     make_texts,
+    maybe_run_reopen_child,
     parse_args,
     peak_rss_bytes,
     print_table,
     quiet_gc,
     recall,
+    reopen_in_child,
     summary,
     timed,
     workdir,
@@ -48,7 +45,6 @@ NAME = "million"
 CHUNK = 10_000
 K = 10
 MIB = 1024 * 1024
-REOPEN_QUERY_SEED = 5_151
 
 
 def chunk_texts(number: int) -> list[str]:
@@ -56,9 +52,8 @@ def chunk_texts(number: int) -> list[str]:
 
 
 def main() -> None:
-    args = parse_args(__doc__ or NAME, _extra_args)
-    if args.reopen:
-        _reopen_child(Path(args.reopen))
+    args = parse_args(__doc__ or NAME)
+    if maybe_run_reopen_child(args):
         return
     count = 50_000 if args.quick else 1_000_000
     latency_queries = 100 if args.quick else 300
@@ -131,10 +126,7 @@ def main() -> None:
         order = np.argsort(labels)
         recalls = [recall(_rows_of(ids, labels, order), rows) for ids, rows in zip(found, exact_rows, strict=True)]
 
-        child = subprocess.run(
-            [sys.executable, __file__, "--reopen", str(path)], capture_output=True, text=True, check=True
-        )
-        reopen = json.loads(child.stdout.strip().splitlines()[-1])
+        reopen = reopen_in_child(__file__, store=path)
 
     results = {
         "memories": count,
@@ -188,10 +180,6 @@ def _pair(data: dict[str, float]) -> str:
     return f"{data['p50_ms']:.3f} / {data['p90_ms']:.3f}"
 
 
-def _extra_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--reopen", default=None, help=argparse.SUPPRESS)
-
-
 def _exact_rows(generator: ClusteredVectors, count: int, queries: Any) -> list[list[int]]:
     """Exact top-K rows for each query, streaming the memory vectors chunk by chunk."""
     best_scores = np.full((len(queries), K), -np.inf, dtype=np.float32)
@@ -211,32 +199,6 @@ def _rows_of(ids: list[str], labels: Any, order: Any) -> list[int]:
     wanted = np.array([decode_id(i) for i in ids], dtype=np.int64)
     positions = np.searchsorted(labels, wanted, sorter=order)
     return [int(order[p]) for p in positions]
-
-
-def _reopen_child(path: Path) -> None:
-    """Run in a fresh process: open the store and answer one search; print JSON."""
-    generator = ClusteredVectors()
-    embedder = PrecomputedEmbedder()
-    text = make_queries(1, seed=REOPEN_QUERY_SEED)[0] + " (reopen)"
-    embedder.register([text], generator.rows(0, 1, stream=4))
-    rss_before = peak_rss_bytes()
-    open_s, store = timed(lambda: MemoryStore.open(path, key=KEY, embedder=embedder))
-    search_s, result = timed(lambda: store.search(text, top_k=K))
-    assert len(result.hits) == K
-    peak = peak_rss_bytes()
-    close_s, _ = timed(store.close)
-    print(
-        json.dumps(
-            {
-                "open_s": open_s,
-                "first_search_s": search_s,
-                "open_plus_first_search_s": open_s + search_s,
-                "close_s": close_s,
-                "peak_rss_bytes": peak,
-                "peak_rss_before_open_bytes": rss_before,
-            }
-        )
-    )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from memorylink._core import StoreCore
-from memorylink._ranking import clip_similarity, relevance_score
+from memorylink._ranking import clip_similarity, rank
 from memorylink._records import Scope
 from memorylink.errors import (
     LimitExceededError,
@@ -32,8 +32,8 @@ from memorylink.models import (
     SearchResult,
     SortBy,
     check_top_k,
-    utcnow,
-    validate_text,
+    trusted,
+    validate_query,
 )
 
 
@@ -190,7 +190,7 @@ class StoreReads(StoreCore):
         self._check_open()
         started = time.perf_counter()
         limits = self.settings.limits
-        validate_text(query, limits.model_copy(update={"max_text_length": limits.max_query_length}), field="query")
+        validate_query(query, limits)
         top_k = check_top_k(top_k, limits)
         if threshold is not None and (
             isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0
@@ -285,47 +285,54 @@ class StoreReads(StoreCore):
             allowed = self._state.catalog.candidates(scope, parsed) if needs_catalog and self._state.catalog else None
             total = len(index) if allowed is None else len(allowed)
             labels, similarities = index.search(vector, pool, allowed=allowed)
-            related_lists: dict[int, builtins.list[tuple[int, float]]] = {}
-            if include_similar and len(labels):
-                per_hit = self.settings.search.related_per_hit
-                vectors = index.get_vectors(labels)
-                for label, hit_vector in zip(labels.tolist(), vectors, strict=True):
-                    near_labels, near_sims = index.search(hit_vector, per_hit + 1, allowed=allowed)
-                    related_lists[label] = [
-                        (int(n), float(s)) for n, s in zip(near_labels, near_sims, strict=True) if int(n) != label
-                    ][:per_hit]
-        wanted = [int(label) for label in labels if int(label) != exclude]
-        for neighbours in related_lists.values():
-            wanted.extend(n for n, _ in neighbours)
-        rows = self._storage.get_memories(sorted(set(wanted)))
-        memories = {label: self._codec.to_memory(row) for label, row in rows.items()}
-        now = utcnow()
+        # Rank on what the index gives (similarity; creation time is in the id), then
+        # decrypt only the memories that make the cut.
+        ranked = rank(labels, similarities, threshold, sort_by, exclude, self.settings.search)
         hits: builtins.list[SearchHit] = []
-        for label, cosine in zip(labels.tolist(), similarities.tolist(), strict=True):
-            memory = memories.get(int(label))
-            if memory is None or int(label) == exclude:
-                continue  # deleted by another process since the index saw it
-            similarity = clip_similarity(cosine)
-            if threshold is not None and similarity < threshold:
-                continue
-            score = (
-                relevance_score(similarity, memory.created_at, now, self.settings.search)
-                if sort_by == "relevance"
-                else similarity
-            )
-            related = [
-                SearchHit.model_construct(
-                    memory=memories[n], similarity=clip_similarity(s), score=clip_similarity(s), related=[]
+        position = 0
+        while len(hits) < top_k and position < len(ranked):
+            batch = ranked[position : position + top_k - len(hits)]
+            position += len(batch)
+            related_lists = self._related([label for _, label, _ in batch], allowed) if include_similar else {}
+            wanted = {label for _, label, _ in batch}
+            for neighbours in related_lists.values():
+                wanted.update(n for n, _ in neighbours)
+            rows = self._storage.get_memories(sorted(wanted))
+            memories = {label: self._codec.to_memory(row) for label, row in rows.items()}
+            for score, label, similarity in batch:
+                memory = memories.get(label)
+                if memory is None:
+                    continue  # deleted by another process since the index saw it; backfill
+                related = [
+                    SearchHit.model_construct(
+                        memory=memories[n], similarity=clip_similarity(sim), score=clip_similarity(sim), related=[]
+                    )
+                    for n, sim in related_lists.get(label, [])
+                    if n in memories
+                ]
+                final = similarity if sort_by == "date" else score
+                hits.append(
+                    trusted(SearchHit, {"memory": memory, "similarity": similarity, "score": final, "related": related})
                 )
-                for n, s in related_lists.get(int(label), [])
-                if n in memories
-            ]
-            hits.append(SearchHit.model_construct(memory=memory, similarity=similarity, score=score, related=related))
-        if sort_by == "date":
-            hits.sort(key=lambda hit: (hit.memory.created_at, hit.memory.id), reverse=True)
-        else:
-            hits.sort(key=lambda hit: hit.score, reverse=True)
-        return hits[:top_k], total
+        return hits, total
+
+    def _related(
+        self, labels: builtins.list[int], allowed: npt.NDArray[np.int64] | None
+    ) -> dict[int, builtins.list[tuple[int, float]]]:
+        per_hit = self.settings.search.related_per_hit
+        related: dict[int, builtins.list[tuple[int, float]]] = {}
+        with self._state.lock.read():
+            index = self._state.index
+            present = [label for label in labels if label in index]
+            if not present:
+                return related
+            vectors = index.get_vectors(np.array(present, dtype=np.int64))
+            for label, hit_vector in zip(present, vectors, strict=True):
+                near_labels, near_sims = index.search(hit_vector, per_hit + 1, allowed=allowed)
+                related[label] = [
+                    (int(n), float(sim)) for n, sim in zip(near_labels, near_sims, strict=True) if int(n) != label
+                ][:per_hit]
+        return related
 
 
 def _fingerprint(scope: Scope, parsed: Filter | None, order: str) -> str:

@@ -17,7 +17,7 @@ from memorylink.crypto.base import Cipher
 from memorylink.errors import StoreCorruptedError
 from memorylink.filters import Filter
 from memorylink.ids import created_at_of, encode_id
-from memorylink.models import Memory, MemoryVersion
+from memorylink.models import Memory, MemoryVersion, trusted
 from memorylink.storage.base import HistoryRow, MemoryRow
 
 __all__ = ["Body", "Catalog", "CatalogEntry", "RecordCodec", "Scope"]
@@ -130,17 +130,20 @@ class RecordCodec:
 
     def to_memory(self, row: MemoryRow, body: Body | None = None) -> Memory:
         body = body if body is not None else self.open_row(row)
-        return Memory.model_construct(
-            id=encode_id(row.id),
-            text=body.text,
-            tags=list(body.tags),
-            metadata=body.metadata,
-            user_id=body.user_id,
-            agent_id=body.agent_id,
-            run_id=body.run_id,
-            created_at=created_at_of(row.id),
-            updated_at=ms_to_datetime(row.updated_at),
-            version=row.version,
+        return trusted(
+            Memory,
+            {
+                "id": encode_id(row.id),
+                "text": body.text,
+                "tags": list(body.tags),
+                "metadata": body.metadata,
+                "user_id": body.user_id,
+                "agent_id": body.agent_id,
+                "run_id": body.run_id,
+                "created_at": created_at_of(row.id),
+                "updated_at": ms_to_datetime(row.updated_at),
+                "version": row.version,
+            },
         )
 
     def to_version(self, memory_id: int, version: int, changed_at: int, body: Body) -> MemoryVersion:

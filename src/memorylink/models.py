@@ -261,6 +261,23 @@ def validate_text(text: object, limits: Limits, *, field: str = "text") -> str:
     return text
 
 
+def validate_query(query: object, limits: Limits) -> str:
+    """Check a search query: a non-blank string within ``max_query_length``."""
+    if not isinstance(query, str):
+        raise ValidationError(f"query must be a string, not {type(query).__name__}", field="query")
+    if not query.strip():
+        raise ValidationError("query must not be empty", field="query")
+    if len(query) > limits.max_query_length:
+        raise LimitExceededError(
+            f"query is {len(query)} characters; the limit max_query_length is {limits.max_query_length}",
+            limit="max_query_length",
+            maximum=limits.max_query_length,
+            actual=len(query),
+            field="query",
+        )
+    return query
+
+
 def validate_tags(tags: object, limits: Limits) -> list[str]:
     """Check tags: strings, each within ``max_tag_length``, at most ``max_tags``; duplicates dropped."""
     if isinstance(tags, str) or not isinstance(tags, (list, tuple, set, frozenset)):
@@ -409,6 +426,23 @@ def pydantic_error_to_validation(error: pydantic.ValidationError) -> ValidationE
     first = error.errors()[0]
     field = ".".join(str(part) for part in first["loc"]) or None
     return ValidationError(f"{field}: {first['msg']}" if field else first["msg"], field=field)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def trusted(cls: type[M], values: dict[str, Any]) -> M:
+    """Build a model from values the library produced itself (already validated), skipping validation.
+
+    The hot path of search and list builds many models from decrypted records; this is
+    ``model_construct`` without its default-filling work, for complete value dicts only.
+    """
+    instance = cls.__new__(cls)
+    object.__setattr__(instance, "__dict__", values)
+    object.__setattr__(instance, "__pydantic_fields_set__", set(values))
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    object.__setattr__(instance, "__pydantic_private__", None)
+    return instance
 
 
 def utcnow() -> datetime:

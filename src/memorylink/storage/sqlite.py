@@ -333,13 +333,19 @@ class SqliteStorage:
             ]
 
     def journal_bounds(self) -> tuple[int, int, int]:
-        """``(min_seq, max_seq, count)`` of the journal; max_seq counts pruned entries too."""
+        """``(min_seq, max_seq, count)`` of the journal; max_seq counts pruned entries too.
+
+        Pruning removes a prefix and seqs are never skipped, so the live entries are exactly
+        ``min_seq..max live seq``: two index lookups, never a table scan.
+        """
         with self._mutex:
-            low, count = self._connection.execute("SELECT coalesce(min(seq), 0), count(*) FROM changes").fetchone()
-            high = self._connection.execute(
-                "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)"
-            ).fetchone()[0]
-            return int(low), int(high), int(count)
+            low, live_high, high = self._connection.execute(
+                "SELECT (SELECT min(seq) FROM changes), (SELECT max(seq) FROM changes), "
+                "coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)"
+            ).fetchone()
+            if low is None:
+                return 0, int(high), 0
+            return int(low), int(high), int(live_high) - int(low) + 1
 
     def prune_changes(self, up_to_seq: int) -> int:
         with self._mutex:
