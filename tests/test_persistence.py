@@ -259,3 +259,12 @@ def test_index_shape_is_recorded(
     with MemoryStore.open(tmp_path / "store", key=KEY, embedder=embedder) as reopened:
         index = reopened._state.index
         assert (index.m, index.ef_construction) == (8, 40)  # type: ignore[attr-defined]
+
+
+def test_pruned_journal_space_is_returned(open_store: Callable[..., MemoryStore], tmp_path: Path) -> None:
+    store = open_store()
+    store.add_many([f"memory number {i} about something" for i in range(2000)])
+    store.close()
+    database = (tmp_path / "store" / "memorylink.db").stat().st_size
+    # 2,000 short texts need far less than their 2,000 journal vectors (about 3 MB) took.
+    assert database < 1_000_000

@@ -90,11 +90,23 @@ class RecordCodec:
 
     def __init__(self, cipher: Cipher) -> None:
         self.cipher = cipher
+        # Scope ids repeat across many memories; their HMACs are worth remembering.
+        self._blind_cache: dict[tuple[str, str], bytes] = {}
+
+    def _blind(self, value: str, domain: str) -> bytes:
+        key = (value, domain)
+        digest = self._blind_cache.get(key)
+        if digest is None:
+            digest = self.cipher.blind_index(value, domain)
+            if len(self._blind_cache) >= 4096:
+                self._blind_cache.clear()
+            self._blind_cache[key] = digest
+        return digest
 
     def scope_indexes(
         self, user_id: str, agent_id: str | None, run_id: str | None
     ) -> tuple[bytes, bytes | None, bytes | None]:
-        blind = self.cipher.blind_index
+        blind = self._blind
         return (
             blind(user_id, "user_id"),
             None if agent_id is None else blind(agent_id, "agent_id"),

@@ -223,12 +223,14 @@ class DerivedState:
             return
         own = own_vectors or {}
         pending_ids: list[int] = []
+        pending_set: set[int] = set()
         pending_vectors: list[npt.NDArray[np.float32]] = []
 
         def flush() -> None:
             if pending_ids:
                 self.index.add(np.array(pending_ids, dtype=np.int64), np.vstack(pending_vectors))
                 pending_ids.clear()
+                pending_set.clear()
                 pending_vectors.clear()
 
         for change in changes:
@@ -238,9 +240,10 @@ class DerivedState:
                 vector = own.get(change.seq)
                 if vector is None:
                     vector = self.codec.open_vector(change.memory_id, change.vector, self.dimension)
-                if change.memory_id in pending_ids:
+                if change.memory_id in pending_set:
                     flush()
                 pending_ids.append(change.memory_id)
+                pending_set.add(change.memory_id)
                 pending_vectors.append(vector)
             elif change.op is Op.DELETE:
                 flush()
@@ -305,6 +308,7 @@ class DerivedState:
             self.storage.set_meta("snapshot_seq", str(self.applied_seq))
             pruned = self.storage.prune_changes(self.applied_seq)
             logger.info("index snapshot written at seq %d; %d journal entries pruned", self.applied_seq, pruned)
+        self.storage.reclaim_space()
         self._data_version = self.storage.data_version()
         return True
 

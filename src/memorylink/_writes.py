@@ -28,6 +28,7 @@ from memorylink.models import (
     Message,
     NewMemory,
     pydantic_error_to_validation,
+    trusted,
     validate_metadata,
     validate_new_memory,
     validate_tags,
@@ -133,7 +134,7 @@ class StoreWrites(StoreCore):
             vectors = self._embed([item.text for _, item in part])
             memories = self._write_new([item for _, item in part], vectors)
             for (position, _), memory in zip(part, memories, strict=True):
-                results[position] = BatchItemResult(index=position, id=memory.id)
+                results[position] = trusted(BatchItemResult, {"index": position, "id": memory.id, "error": None})
             created.extend(memories)
             done += len(part)
             if on_progress is not None:

@@ -333,7 +333,7 @@ def _metadata_depth(value: object, path: str, depth: int) -> int:
 
 def validate_metadata(metadata: object, limits: Limits) -> dict[str, Any]:
     """Check metadata: a JSON object within the key, depth and size limits."""
-    if metadata is None:
+    if metadata is None or (isinstance(metadata, dict) and not metadata):
         return {}
     if not isinstance(metadata, Mapping):
         raise ValidationError("metadata must be an object (dict)", field="metadata")
@@ -375,6 +375,9 @@ def validate_metadata(metadata: object, limits: Limits) -> dict[str, Any]:
     return detached
 
 
+_NEW_MEMORY_FIELDS = frozenset(NewMemory.model_fields)
+
+
 def validate_new_memory(item: object, limits: Limits, *, default_user_id: str) -> NewMemory:
     """Validate one add item (a :class:`NewMemory`, a mapping or a bare string)."""
     if isinstance(item, str):
@@ -385,7 +388,7 @@ def validate_new_memory(item: object, limits: Limits, *, default_user_id: str) -
         raise ValidationError(
             f"an item must be a string, a mapping or a NewMemory, not {type(item).__name__}", field="item"
         )
-    unknown = sorted(set(item) - set(NewMemory.model_fields))
+    unknown = sorted(set(item) - _NEW_MEMORY_FIELDS)
     if unknown:
         raise ValidationError(f"unknown field {unknown[0]!r}", field=str(unknown[0]))
     if "text" not in item:
@@ -396,9 +399,9 @@ def validate_new_memory(item: object, limits: Limits, *, default_user_id: str) -
     user_id = _check_scope_id("user_id", item.get("user_id") or default_user_id, limits, required=True)
     agent_id = _check_scope_id("agent_id", item.get("agent_id"), limits, required=False)
     run_id = _check_scope_id("run_id", item.get("run_id"), limits, required=False)
-    return NewMemory.model_construct(
-        text=text, tags=tags, metadata=metadata, user_id=user_id, agent_id=agent_id, run_id=run_id
-    )
+    values = {"text": text, "tags": tags, "metadata": metadata, "user_id": user_id, "agent_id": agent_id}
+    values["run_id"] = run_id
+    return trusted(NewMemory, values)
 
 
 def check_scope_id(name: str, value: object, limits: Limits) -> str | None:

@@ -42,6 +42,9 @@ class SqliteStorage:
         self._depth = 0
         try:
             self._connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+            if not self._connection.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
+                # Journal vectors are pruned after each checkpoint; let the file give the space back.
+                self._connection.execute("PRAGMA auto_vacuum = INCREMENTAL")
             if self.path != ":memory:":
                 mode = self._connection.execute("PRAGMA journal_mode").fetchone()[0]
                 if mode != "wal":
@@ -314,14 +317,14 @@ class SqliteStorage:
     def append_changes(self, changes: Sequence[tuple[int, Op, bytes | None]]) -> int:
         """Append journal entries ``(memory_id, op, encrypted_vector)``; returns the last seq."""
         with self._mutex:
-            last = 0
-            for memory_id, op, vector in changes:
-                cursor = self._connection.execute(
-                    "INSERT INTO changes (memory_id, op, vector) VALUES (?, ?, ?)",
-                    (memory_id, int(op), vector),
-                )
-                last = int(cursor.lastrowid or 0)
-            return last
+            self._connection.executemany(
+                "INSERT INTO changes (memory_id, op, vector) VALUES (?, ?, ?)",
+                ((memory_id, int(op), vector) for memory_id, op, vector in changes),
+            )
+            # Inside the caller's write transaction nobody else appends, so this batch holds
+            # the seqs last - len(changes) + 1 .. last.
+            row = self._connection.execute("SELECT seq FROM sqlite_sequence WHERE name = 'changes'").fetchone()
+            return int(row[0]) if row else 0
 
     def changes_after(self, seq: int) -> list[ChangeRow]:
         with self._mutex:
@@ -373,6 +376,15 @@ class SqliteStorage:
                 "UPDATE history SET body = ? WHERE memory_id = ? AND version = ?",
                 ((r.body, r.memory_id, r.version) for r in rows),
             )
+
+    def reclaim_space(self) -> None:
+        """Return free pages (e.g. of pruned journal entries) to the filesystem."""
+        with self._mutex:
+            try:
+                # executescript steps the pragma to completion; execute() frees one page per step.
+                self._connection.executescript("PRAGMA incremental_vacuum;")
+            except sqlite3.OperationalError as error:
+                logger.debug("incremental vacuum skipped: %s", error)
 
     def checkpoint_wal(self) -> None:
         """Fold the WAL into the main file (best effort; other readers may hold it)."""
