@@ -37,6 +37,8 @@ HNSW_EF_CONSTRUCTION = 128
 HNSW_EF_SEARCH = 96
 DIMENSION = 384
 
+_START_LOAD = os.getloadavg()  # 1, 5 and 15-minute load averages when the benchmark started
+
 KEY = bytes(range(32))  # a fixed raw 32-byte key: no scrypt cost in any timing
 
 Vectors = npt.NDArray[np.float32]
@@ -191,9 +193,26 @@ def _version(package: str) -> str | None:
         return None
 
 
+def source_fingerprint() -> str:
+    """SHA-256 (first 16 hex digits) of memorylink's installed source, to tie results to a code state."""
+    import hashlib
+
+    import memorylink
+
+    root = Path(memorylink.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def environment() -> dict[str, Any]:
     return {
         "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "memorylink_source_sha256": source_fingerprint(),
+        "load_average_at_start": _START_LOAD,
+        "load_average_at_end": os.getloadavg(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "machine": platform.machine(),

@@ -8,6 +8,7 @@ index label, so one number names a memory everywhere.
 
 from __future__ import annotations
 
+import base64
 import secrets
 import threading
 import time
@@ -18,6 +19,7 @@ from memorylink.errors import ValidationError
 __all__ = ["IdGenerator", "created_at_of", "decode_id", "encode_id"]
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_RFC_TO_CROCKFORD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _ALPHABET)
 _DECODE = {char: value for value, char in enumerate(_ALPHABET)}
 _DECODE.update({char.lower(): value for char, value in list(_DECODE.items())})
 _DECODE.update({"O": 0, "o": 0, "I": 1, "i": 1, "L": 1, "l": 1})
@@ -31,11 +33,9 @@ def encode_id(value: int) -> str:
     """The 13-character, lexicographically sortable form of an integer id."""
     if not 0 <= value <= _MAX_ID:
         raise ValueError(f"id out of range: {value}")
-    chars = []
-    for _ in range(ID_LENGTH):
-        chars.append(_ALPHABET[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    # 80 bits are exactly 16 base32 digits, right-aligned; the first 3 are always zero.
+    # base64's RFC 4648 alphabet is then mapped to Crockford's (C speed, no Python loop).
+    return base64.b32encode(value.to_bytes(10, "big"))[3:].decode("ascii").translate(_RFC_TO_CROCKFORD)
 
 
 def decode_id(text: object) -> int:
