@@ -662,8 +662,8 @@ def recall_rows(levels: dict[str, dict[str, Any]], target: float) -> list[list[A
         [
             level,
             data["kept"],
-            data["recall_mean"],
-            data["recall_min"],
+            f"{data['recall_mean']:.4f}",
+            f"{data['recall_min']:.2f}",
             target,
             verdict(-data["recall_mean"], -target),
             data["latency_cached_query"]["p50_ms"],

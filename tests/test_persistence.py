@@ -268,3 +268,16 @@ def test_pruned_journal_space_is_returned(open_store: Callable[..., MemoryStore]
     database = (tmp_path / "store" / "memorylink.db").stat().st_size
     # 2,000 short texts need far less than their 2,000 journal vectors (about 3 MB) took.
     assert database < 1_000_000
+
+
+@pytest.mark.parametrize("keep", [0, 5, 100])
+def test_truncated_snapshot_is_rebuilt(
+    open_store: Callable[..., MemoryStore], tmp_path: Path, embedder: HashingEmbedder, keep: int
+) -> None:
+    store = open_store()
+    store.add_many([f"memory {i}" for i in range(20)])
+    store.close()
+    (snapshot,) = (tmp_path / "store").glob("index-*")
+    snapshot.write_bytes(snapshot.read_bytes()[:keep])
+    with MemoryStore.open(tmp_path / "store", key=KEY, embedder=embedder) as reopened:
+        assert reopened.stats().index_entries == 20

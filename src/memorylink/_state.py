@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import mmap
 import os
 import struct
 from collections.abc import Callable, Sequence
@@ -79,15 +80,23 @@ class DerivedState:
         if path is None or not path.exists():
             return None
         try:
-            raw = path.read_bytes()
-            if raw[: len(_MAGIC)] != _MAGIC:
-                raise StoreCorruptedError("bad snapshot magic")
-            (length,) = _LENGTH.unpack_from(raw, len(_MAGIC))
-            start = len(_MAGIC) + _LENGTH.size
-            header_bytes = raw[start : start + length]
-            header = json.loads(header_bytes)
-            plain = open_blob(self.codec.cipher, memoryview(raw)[start + length :], _MAGIC + header_bytes)
-            del raw
+            # Map the file rather than read it: the ciphertext is read once, in place, from
+            # the page cache, instead of being copied into a second large buffer first.
+            with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as raw:
+                if raw[: len(_MAGIC)] != _MAGIC:
+                    raise StoreCorruptedError("bad snapshot magic")
+                (length,) = _LENGTH.unpack_from(raw, len(_MAGIC))
+                start = len(_MAGIC) + _LENGTH.size
+                header_bytes = raw[start : start + length]
+                header = json.loads(header_bytes)
+                failure = None
+                with memoryview(raw) as view, view[start + length :] as body:
+                    try:
+                        plain = open_blob(self.codec.cipher, body, _MAGIC + header_bytes)
+                    except StoreCorruptedError as error:
+                        failure = str(error)  # dropping the traceback releases its views of the map
+                if failure is not None:
+                    raise StoreCorruptedError(failure)
             index = self._load_index(plain)
             if index.dimension != self.dimension:
                 raise StoreCorruptedError("snapshot dimension differs from the store's")
