@@ -134,8 +134,8 @@ class StoreCore:
         ids: Sequence[int] | None = None,
         updated_ms: Sequence[int] | None = None,
         versions: Sequence[int] | None = None,
-    ) -> list[Memory]:
-        """Commit new memories (and their journal entries) in one transaction."""
+    ) -> list[tuple[MemoryRow, Body]]:
+        """Commit new memories (and their journal entries) in one transaction; returns their rows."""
         for attempt in range(_ID_RETRIES):
             labels = list(ids) if ids is not None else [self._ids.next() for _ in items]
             now_ms = int(time.time() * 1000)
@@ -168,7 +168,7 @@ class StoreCore:
             first_seq = last_seq - len(labels) + 1
             self._state.note_write({first_seq + position: vectors[position] for position in range(len(labels))})
             self._state.maybe_checkpoint()
-            return [self._codec.to_memory(row, body) for row, body in zip(rows, bodies, strict=True)]
+            return list(zip(rows, bodies, strict=True))
         raise AssertionError("unreachable")
 
     def _delete_labels(self, labels: Sequence[int]) -> list[int]:

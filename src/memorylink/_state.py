@@ -298,7 +298,14 @@ class DerivedState:
         return max(0, self.storage.journal_bounds()[1] - snapshot_seq)
 
     def maybe_checkpoint(self) -> None:
-        if self._directory is not None and self.pending_changes() >= self._checkpoint_after:
+        """Checkpoint once the journal holds ``checkpoint_after`` entries, or as many as the index.
+
+        A snapshot costs time in proportion to the index, so waiting for a journal as long
+        as the index keeps the cost per write constant as the store grows.
+        """
+        if self._directory is None:
+            return
+        if self.pending_changes() >= max(self._checkpoint_after, len(self.index)):
             self.checkpoint()
 
     def checkpoint(self) -> bool:

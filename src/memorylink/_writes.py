@@ -74,8 +74,8 @@ class StoreWrites(StoreCore):
             default_user_id=self.settings.default_user_id,
         )
         vector = self._embed([item.text])
-        memories = self._write_new([item], vector)
-        memory = memories[0]
+        row, body = self._write_new([item], vector)[0]
+        memory = self._codec.to_memory(row, body)
         self._emit("memory.created", (memory.user_id, memory.agent_id, memory.run_id), _memory_event_data(memory))
         return memory
 
@@ -128,14 +128,18 @@ class StoreWrites(StoreCore):
                 results[position] = BatchItemResult(index=position, error=ErrorInfo(**error.to_dict()))
         chunk = self.settings.write_chunk_size
         done = len(batch) - len(valid)
+        announce = self.events.has_listeners("memory.created")
         created: list[Memory] = []
         for start in range(0, len(valid), chunk):
             part = valid[start : start + chunk]
             vectors = self._embed([item.text for _, item in part])
-            memories = self._write_new([item for _, item in part], vectors)
-            for (position, _), memory in zip(part, memories, strict=True):
-                results[position] = trusted(BatchItemResult, {"index": position, "id": memory.id, "error": None})
-            created.extend(memories)
+            written = self._write_new([item for _, item in part], vectors)
+            for (position, _), (row, _body) in zip(part, written, strict=True):
+                results[position] = trusted(
+                    BatchItemResult, {"index": position, "id": encode_id(row.id), "error": None}
+                )
+            if announce:
+                created.extend(self._codec.to_memory(row, body) for row, body in written)
             done += len(part)
             if on_progress is not None:
                 on_progress(done, len(batch))
