@@ -204,14 +204,19 @@ class StoreReads(StoreCore):
         )
         vector = self._embed_query(query)
         hits, total = self._nearest(vector, top_k, threshold, sort_by, scope, parsed, include_similar, exclude=None)
-        result = SearchResult.model_construct(
-            hits=hits,
-            total=total,
-            query=query,
-            query_time_ms=(time.perf_counter() - started) * 1000.0,
-            filter=parsed.to_dict() if parsed is not None else None,
-            sort_by=sort_by,
+        result = trusted(
+            SearchResult,
+            {
+                "hits": hits,
+                "total": total,
+                "query": query,
+                "query_time_ms": (time.perf_counter() - started) * 1000.0,
+                "filter": parsed.to_dict() if parsed is not None else None,
+                "sort_by": sort_by,
+            },
         )
+        if not self.events.has_listeners("memory.searched"):
+            return result
         self._emit(
             "memory.searched",
             (scope.user_id, scope.agent_id, scope.run_id),
