@@ -281,3 +281,16 @@ def test_truncated_snapshot_is_rebuilt(
     snapshot.write_bytes(snapshot.read_bytes()[:keep])
     with MemoryStore.open(tmp_path / "store", key=KEY, embedder=embedder) as reopened:
         assert reopened.stats().index_entries == 20
+
+
+def test_key_and_passphrase_never_reach_the_directory(open_store: Callable[..., MemoryStore], tmp_path: Path) -> None:
+    passphrase = "canary passphrase never stored"
+    store = open_store("pp", passphrase=passphrase)
+    store.add("something")
+    store.close()
+    raw = open_store("raw", key=KEY)
+    raw.add("something")
+    raw.close()
+    needles = [passphrase.encode(), KEY, KEY.hex().encode()]
+    _assert_no_plaintext(tmp_path / "pp", needles)
+    _assert_no_plaintext(tmp_path / "raw", needles)
