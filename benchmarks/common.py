@@ -207,10 +207,14 @@ def source_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
+_START_FINGERPRINT = source_fingerprint()  # the code this run imported (checked again at the end)
+
+
 def environment() -> dict[str, Any]:
     return {
         "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "memorylink_source_sha256": source_fingerprint(),
+        "memorylink_source_sha256": _START_FINGERPRINT,
+        "memorylink_source_sha256_at_end": source_fingerprint(),
         "load_average_at_start": _START_LOAD,
         "load_average_at_end": os.getloadavg(),
         "python": platform.python_version(),

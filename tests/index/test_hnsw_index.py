@@ -443,3 +443,21 @@ def test_importing_the_package_does_not_import_hnswlib() -> None:
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60)
+
+
+def test_repeated_allowed_array_sees_later_adds_and_removes() -> None:
+    """The per-``allowed`` cache must never outlive a change to the index."""
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(3000, 16)).astype(np.float32)
+    index = HnswIndex(16, exact_search_max_candidates=0, exact_search_max_fraction=0.0)
+    index.add(np.arange(3000, dtype=np.int64), vectors)
+    allowed = np.arange(0, 3000, 2, dtype=np.int64)
+    labels, _ = index.search(vectors[10], 5, allowed=allowed)
+    assert labels[0] == 10
+    index.remove([10])
+    labels, _ = index.search(vectors[10], 5, allowed=allowed)
+    assert 10 not in labels
+    index.add(np.array([10], dtype=np.int64), vectors[10:11])
+    labels, _ = index.search(vectors[10], 5, allowed=allowed)
+    assert labels[0] == 10
+    assert index.last_strategy == "filtered_hnsw"

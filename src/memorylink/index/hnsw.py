@@ -53,7 +53,7 @@ from memorylink.index._common import (
     unit_vectors,
 )
 from memorylink.index._hnsw_snapshot import ARRAY_DTYPES, Snapshot, pack_snapshot, unpack_snapshot
-from memorylink.index.exact import ExactIndex
+from memorylink.index.exact import ExactIndex, Selection
 
 __all__ = ["HnswIndex", "Strategy"]
 
@@ -177,6 +177,11 @@ class HnswIndex:
         self._current_ef = self._ef_search
         graph.set_ef(self._ef_search)
         self.last_strategy = None
+        # The store asks again and again with the same ``allowed`` array (it caches one per
+        # scope and filter); selecting its rows and building its membership test cost far
+        # more than the graph search, so they are kept until the array or the index changes.
+        self._mutations = 0
+        self._allowed_cache: tuple[Labels, int, Selection, Callable[[int], Any] | None] | None = None
 
     # -- parameters ---------------------------------------------------------------------
 
@@ -240,6 +245,7 @@ class HnswIndex:
         Raises:
             ValidationError: Bad labels, wrong shape, or non-finite values.
         """
+        self._mutations += 1
         label = single_label(labels)
         if label is not None:
             self._add_one(label, unit_row(vectors, self._dimension, "vectors"))
@@ -332,6 +338,7 @@ class HnswIndex:
 
     def remove(self, labels: Iterable[int]) -> None:
         """Remove labels (hnswlib ``mark_deleted``); labels not in the index are ignored."""
+        self._mutations += 1
         live = self._mirror._rows
         for label in iter_labels(labels):
             if label in live:
@@ -372,8 +379,14 @@ class HnswIndex:
             self.last_strategy = "exact"
             return mirror._search_rows(query, k, np.arange(n))
 
-        allowed_labels = as_allowed(allowed)
-        selection = mirror._select(allowed_labels)
+        cached = self._allowed_cache
+        if cached is not None and cached[0] is allowed and cached[1] == self._mutations:
+            allowed_labels, selection, cached_filter = allowed, cached[2], cached[3]
+        else:
+            allowed_labels = as_allowed(allowed)
+            selection = mirror._select(allowed_labels)
+            cached_filter = None
+            self._allowed_cache = (allowed, self._mutations, selection, None)
         count = int(selection.rows.size)
         if k == 0 or count <= max(self._exact_max_candidates, self._exact_max_fraction * n):
             self.last_strategy = "exact"
@@ -382,7 +395,10 @@ class HnswIndex:
         wanted = min(k, count)
         floor = max(self._ef_search, wanted)
         ef = min(max(floor, math.ceil(wanted * n / count)), _FILTERED_EF_FACTOR * floor)
-        found = self._knn(query, wanted, ef, self._filter(allowed_labels, selection.mask))
+        if cached_filter is None:
+            cached_filter = self._filter(allowed_labels, selection.mask)
+            self._allowed_cache = (allowed, self._mutations, selection, cached_filter)
+        found = self._knn(query, wanted, ef, cached_filter)
         if found is not None:
             self.last_strategy = "filtered_hnsw"
             return found
