@@ -229,9 +229,9 @@ def environment() -> dict[str, Any]:
 
 
 def write_results(name: str, args: argparse.Namespace, results: dict[str, Any]) -> Path:
-    """Write ``benchmarks/results/<name>.json`` (or ``<name>-quick.json`` in quick mode)."""
+    """Write ``benchmarks/results/<name>.json`` (``"quick": true`` in it for a ``--quick`` run)."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / (f"{name}-quick.json" if args.quick else f"{name}.json")
+    path = RESULTS_DIR / f"{name}.json"
     payload = {"benchmark": name, "quick": bool(args.quick), "environment": environment(), **results}
     path.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
     print(f"results written to {path}")

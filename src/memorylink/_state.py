@@ -298,11 +298,15 @@ class DerivedState:
         return max(0, self.storage.journal_bounds()[1] - snapshot_seq)
 
     def maybe_checkpoint(self) -> None:
-        """Checkpoint once the journal holds ``checkpoint_after`` entries, or as many as the index.
+        """Index a backlog of ``checkpoint_after`` entries; snapshot once the journal is as long as the index.
 
         A snapshot costs time in proportion to the index, so waiting for a journal as long
         as the index keeps the cost per write constant as the store grows.
         """
+        _, high, _ = self.storage.journal_bounds()
+        if high - self.applied_seq >= self._checkpoint_after:
+            # Index the backlog now, so no single read pays for a whole bulk load.
+            self.refresh(force=True)
         if self._directory is None:
             return
         if self.pending_changes() >= max(self._checkpoint_after, len(self.index)):
