@@ -204,14 +204,17 @@ class ExactIndex:
     def _load(self, labels: Labels, vectors: npt.NDArray[Any], rows: Rows | None = None) -> None:
         """Replace the contents with ``labels`` and their (already unit) vectors, copied once.
 
-        ``vectors`` is either ``(n, dimension)`` float32, or ``(m,)`` records of
-        ``4 * dimension`` raw float32 bytes (void dtype) of which ``rows`` are taken.
+        ``vectors`` is ``(n, dimension)`` float32, or ``(m, dimension)`` float32 (possibly a
+        strided view) or ``(m,)`` records of ``4 * dimension`` raw float32 bytes (void dtype)
+        of which ``rows`` are taken.
         """
         n = labels.size
         capacity = max(_MIN_CAPACITY, n + n // 8)
         self._vectors = np.empty((capacity, self._dimension), dtype=np.float32)
         if rows is None:
             self._vectors[:n] = vectors
+        elif vectors.ndim == 2:
+            np.take(vectors, rows, axis=0, out=self._vectors[:n], mode="clip")
         else:
             records = self._vectors.view(vectors.dtype).reshape(capacity)
             # mode="clip" avoids the buffered copy np.take makes for out= in its default mode.
