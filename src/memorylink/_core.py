@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from memorylink._records import Body, RecordCodec, Scope
+from memorylink._records import Body, Catalog, RecordCodec, Scope
 from memorylink._state import DerivedState
 from memorylink._version import __version__
 from memorylink.config import Settings
@@ -125,6 +125,12 @@ class StoreCore:
 
     def _sync(self) -> None:
         self._state.refresh()
+
+    def _catalog(self) -> Catalog:
+        """The catalog, built on first use and current with every commit (any process's)."""
+        self._state.ensure_catalog()
+        self._sync()
+        return self._state.ensure_catalog()  # a refresh may have reloaded the state
 
     def _write_new(
         self,

@@ -130,9 +130,7 @@ class StoreReads(StoreCore):
             bodies = [(row, self._codec.open_row(row)) for row in rows]
             bodies = [(r, b) for r, b in bodies if scope.contains(b.user_id, b.agent_id, b.run_id)]
         else:
-            self._sync()
-            catalog = self._state.ensure_catalog()
-            self._state.refresh(force=True)
+            catalog = self._catalog()
             with self._state.lock.read():
                 candidates = catalog.candidates(scope, parsed)
                 assert candidates is not None
@@ -277,17 +275,16 @@ class StoreReads(StoreCore):
         include_similar: bool,
         exclude: int | None,
     ) -> tuple[builtins.list[SearchHit], int]:
-        self._sync()
         needs_catalog = parsed is not None or not scope.is_empty()
-        if needs_catalog and self._state.catalog is None:
-            self._state.ensure_catalog()
-            self._state.refresh(force=True)
+        catalog = self._catalog() if needs_catalog else None
+        if catalog is None:
+            self._sync()
         pool = top_k if sort_by == "similarity" else top_k * self.settings.search.rerank_pool_factor
         if exclude is not None:
             pool += 1
         with self._state.lock.read():
             index = self._state.index
-            allowed = self._state.catalog.candidates(scope, parsed) if needs_catalog and self._state.catalog else None
+            allowed = catalog.candidates(scope, parsed) if catalog is not None else None
             total = len(index) if allowed is None else len(allowed)
             labels, similarities = index.search(vector, pool, allowed=allowed)
         # Rank on what the index gives (similarity; creation time is in the id), then

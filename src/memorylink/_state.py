@@ -287,7 +287,10 @@ class DerivedState:
                     for row in rows:
                         built.put(row.id, CatalogEntry.of(row.id, row.updated_at, self.codec.open_row(row)))
                 self.catalog = built
-                # Entries committed while building are replayed into it on the next refresh.
+                with self._own_lock:
+                    # The build read storage as it is now, ahead of the index's journal position:
+                    # the next refresh must replay those entries (idempotently) into both.
+                    self._dirty = True
             return self.catalog
 
     # -- checkpoints ---------------------------------------------------------------------
@@ -341,13 +344,16 @@ def _covers(seq: int, low: int, high: int, count: int) -> bool:
 
 
 def _fsync_directory(directory: Path) -> None:
+    # Makes the rename durable; some filesystems cannot open or fsync a directory, and
+    # the snapshot is a rebuildable cache, so failing here is only logged.
     try:
         descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:
+    except OSError as error:
+        logger.debug("cannot open %s to fsync it: %s", directory, error)
         return
     try:
         os.fsync(descriptor)
-    except OSError:
-        pass
+    except OSError as error:
+        logger.debug("fsync of %s failed: %s", directory, error)
     finally:
         os.close(descriptor)

@@ -287,9 +287,7 @@ class StoreWrites(StoreCore):
             if filter is None and scope.is_empty():
                 return 0
             parsed = Filter.parse(filter)
-            self._sync()
-            catalog = self._state.ensure_catalog()
-            self._state.refresh(force=True)
+            catalog = self._catalog()
             with self._state.lock.read():
                 candidates = catalog.candidates(scope, parsed)
                 labels = list(catalog.entries) if candidates is None else candidates.tolist()

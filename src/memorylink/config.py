@@ -48,7 +48,8 @@ class IndexSettings(BaseModel):
     checkpoint_after_changes: int = Field(
         20_000,
         ge=1,
-        description="journal entries after which the encrypted index snapshot is rewritten",
+        description="unindexed writes after which the index catches up at write time; the snapshot is "
+        "rewritten once the journal holds this many entries and as many as the index",
     )
 
 

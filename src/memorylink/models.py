@@ -244,38 +244,30 @@ def _check_scope_id(name: str, value: object, limits: Limits, *, required: bool)
     return value
 
 
-def validate_text(text: object, limits: Limits, *, field: str = "text") -> str:
-    """Check a memory text: a non-blank string within ``max_text_length``."""
-    if not isinstance(text, str):
-        raise ValidationError(f"{field} must be a string, not {type(text).__name__}", field=field)
-    if not text.strip():
+def _check_text(value: object, field: str, limit: str, maximum: int) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(f"{field} must be a string, not {type(value).__name__}", field=field)
+    if not value.strip():
         raise ValidationError(f"{field} must not be empty", field=field)
-    if len(text) > limits.max_text_length:
+    if len(value) > maximum:
         raise LimitExceededError(
-            f"{field} is {len(text)} characters; the limit max_text_length is {limits.max_text_length}",
-            limit="max_text_length",
-            maximum=limits.max_text_length,
-            actual=len(text),
+            f"{field} is {len(value)} characters; the limit {limit} is {maximum}",
+            limit=limit,
+            maximum=maximum,
+            actual=len(value),
             field=field,
         )
-    return text
+    return value
+
+
+def validate_text(text: object, limits: Limits, *, field: str = "text") -> str:
+    """Check a memory text: a non-blank string within ``max_text_length``."""
+    return _check_text(text, field, "max_text_length", limits.max_text_length)
 
 
 def validate_query(query: object, limits: Limits) -> str:
     """Check a search query: a non-blank string within ``max_query_length``."""
-    if not isinstance(query, str):
-        raise ValidationError(f"query must be a string, not {type(query).__name__}", field="query")
-    if not query.strip():
-        raise ValidationError("query must not be empty", field="query")
-    if len(query) > limits.max_query_length:
-        raise LimitExceededError(
-            f"query is {len(query)} characters; the limit max_query_length is {limits.max_query_length}",
-            limit="max_query_length",
-            maximum=limits.max_query_length,
-            actual=len(query),
-            field="query",
-        )
-    return query
+    return _check_text(query, "query", "max_query_length", limits.max_query_length)
 
 
 def validate_tags(tags: object, limits: Limits) -> list[str]:

@@ -301,8 +301,9 @@ class HnswIndex:
                 try:
                     graph.unmark_deleted(label)
                     revived = True
-                except RuntimeError:
-                    pass  # hnswlib already gave its slot to another label
+                except RuntimeError as error:
+                    # hnswlib already gave its slot to another label: add it afresh below.
+                    logger.debug("label %d cannot be revived in place (%s); adding it anew", label, error)
             try:
                 if revived:
                     graph.add_items(unit, label, num_threads=1)
