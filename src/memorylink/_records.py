@@ -224,10 +224,6 @@ class Catalog:
         if entry.run_id is not None:
             self._by_run.setdefault(entry.run_id, set()).add(memory_id)
 
-    def put_many(self, items: Iterable[tuple[int, CatalogEntry]]) -> None:
-        for memory_id, entry in items:
-            self.put(memory_id, entry)
-
     def remove(self, memory_id: int) -> None:
         with self._cache_lock:
             self._cache.clear()

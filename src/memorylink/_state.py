@@ -295,11 +295,6 @@ class DerivedState:
 
     # -- checkpoints ---------------------------------------------------------------------
 
-    def pending_changes(self) -> int:
-        """Journal entries committed since the last snapshot (applied to the index or not)."""
-        snapshot_seq = int(self.storage.get_meta("snapshot_seq") or 0)
-        return max(0, self.storage.journal_bounds()[1] - snapshot_seq)
-
     def maybe_checkpoint(self) -> None:
         """Index a backlog of ``checkpoint_after`` entries; snapshot once the journal is as long as the index.
 
@@ -312,7 +307,8 @@ class DerivedState:
             self.refresh(force=True)
         if self._directory is None:
             return
-        if self.pending_changes() >= max(self._checkpoint_after, len(self.index)):
+        snapshot_seq = int(self.storage.get_meta("snapshot_seq") or 0)
+        if high - snapshot_seq >= max(self._checkpoint_after, len(self.index)):
             self.checkpoint()
 
     def checkpoint(self) -> bool:
