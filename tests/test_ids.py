@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -9,6 +11,7 @@ from hypothesis import strategies as st
 from memorylink.errors import ValidationError
 from memorylink.ids import ID_LENGTH, IdGenerator, created_at_of, decode_id, encode_id
 
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 ids = st.integers(min_value=0, max_value=(1 << 63) - 1)
 
 
@@ -18,6 +21,13 @@ def test_round_trip_and_length(value: int) -> None:
     assert len(text) == ID_LENGTH
     assert decode_id(text) == value
     assert decode_id(text.lower()) == value
+
+
+@given(ids)
+def test_encoding_is_crockford_base32_of_the_integer(value: int) -> None:
+    # Reference: RFC 4648 base32 of the 80-bit big-endian integer, mapped to Crockford's alphabet.
+    rfc = base64.b32encode(value.to_bytes(10, "big")).decode()[3:]
+    assert encode_id(value) == rfc.translate(str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", CROCKFORD))
 
 
 @given(ids, ids)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from memorylink._ranking import rank
 from memorylink.config import SearchSettings
+from memorylink.models import SortBy
 
 DAY_MS = 86_400_000
 NOW_MS = 1_800_000_000_000
@@ -48,3 +51,29 @@ def test_ties_go_to_the_newer_memory() -> None:
     labels = np.array([label(3), label(1)], dtype=np.int64)
     ranked = rank(labels, np.array([0.7, 0.7], dtype=np.float32), None, "similarity", None, SearchSettings())
     assert ranked[0][1] == int(labels[1])
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 10_000), st.floats(-1.0, 1.0, width=32)),
+        max_size=60,
+        unique_by=lambda pair: pair[0],
+    ),
+    st.sampled_from(["relevance", "similarity", "date"]),
+    st.none() | st.floats(0.0, 1.0),
+)
+def test_rank_keeps_what_passes_and_orders_best_first(
+    pairs: list[tuple[int, float]], sort_by: SortBy, threshold: float | None
+) -> None:
+    labels = np.array([label(age / 100.0, counter) for counter, (age, _) in enumerate(pairs)], dtype=np.int64)
+    sims = np.array([sim for _, sim in pairs], dtype=np.float32)
+    ranked = rank(labels, sims, threshold, sort_by, None, SearchSettings(), now_ms=NOW_MS)
+    kept = {
+        int(memory_label)
+        for memory_label, sim in zip(labels, sims, strict=True)
+        if threshold is None or max(0.0, float(sim)) >= threshold
+    }
+    assert {entry[1] for entry in ranked} == kept
+    assert all(0.0 <= entry[2] <= 1.0 for entry in ranked)
+    keys = [(entry[0], entry[1]) for entry in ranked]
+    assert keys == sorted(keys, reverse=True)

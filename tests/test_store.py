@@ -344,3 +344,30 @@ def test_in_memory_store(memory_store: MemoryStore) -> None:
     memory = memory_store.add("ephemeral")
     assert memory_store.search("ephemeral").hits[0].memory.id == memory.id
     assert memory_store.path is None
+
+
+def test_search_hits_are_copies_callers_may_mutate(store: MemoryStore) -> None:
+    store.add("the cat sat on the mat", tags=["pets"], metadata={"room": {"name": "hall"}, "legs": [4]})
+    for user_id in ("default", None):  # the scoped search builds the catalog; both read hits from it
+        hit = store.search("cat on a mat", top_k=1, user_id=user_id).hits[0]
+        hit.memory.tags.append("mutated")
+        hit.memory.metadata["room"]["name"] = "mutated"
+        hit.memory.metadata["legs"].append(5)
+    fresh = store.search("cat on a mat", top_k=1, metadata={"room.name": "hall"}).hits[0].memory
+    assert fresh.tags == ["pets"]
+    assert fresh.metadata == {"room": {"name": "hall"}, "legs": [4]}
+    assert store.search("cat on a mat", tags=["mutated"]).hits == []
+
+
+def test_search_hits_follow_another_instance_s_writes(open_store: Callable[..., MemoryStore]) -> None:
+    reader = open_store()
+    writer = open_store()
+    memory = writer.add("the cat sat on the mat", metadata={"v": 1})
+    assert reader.search("cat on a mat", user_id="default").hits[0].memory.metadata == {"v": 1}
+    writer.update(memory.id, text="the cat sat on the warm mat", metadata={"v": 2})
+    for user_id in ("default", None):
+        hit = reader.search("cat on a mat", user_id=user_id).hits[0].memory
+        assert (hit.text, hit.metadata, hit.version) == ("the cat sat on the warm mat", {"v": 2}, 2)
+    writer.delete(memory.id)
+    assert reader.search("cat on a mat").hits == []
+    assert reader.search("cat on a mat", user_id="default").hits == []

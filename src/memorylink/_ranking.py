@@ -35,22 +35,25 @@ def rank(
     ``similarity``: the clipped cosine; ``date``: newest first. Ties go to the newer id.
     ``threshold`` and ``exclude`` drop entries before ranking.
     """
-    similarity = np.clip(similarities.astype(np.float64), 0.0, 1.0)
-    keep = np.ones(len(labels), dtype=bool)
-    if exclude is not None:
-        keep &= labels != exclude
-    if threshold is not None:
-        keep &= similarity >= threshold
-    labels, similarity = labels[keep], similarity[keep]
-    if sort_by == "relevance":
-        age_days = np.maximum(
-            0.0, ((time.time() * 1000.0 if now_ms is None else now_ms) - (labels >> 20)) / 86_400_000.0
-        )
-        recency = 0.5 ** (age_days / settings.recency_half_life_days)
-        key = (1.0 - settings.recency_weight) * similarity + settings.recency_weight * recency
-    elif sort_by == "date":
-        key = labels.astype(np.float64)
-    else:
-        key = similarity
-    order = np.lexsort((-labels, -key))
-    return list(zip(key[order].tolist(), labels[order].tolist(), similarity[order].tolist(), strict=True))
+    # Pools are small (top_k x rerank_pool_factor): plain floats beat numpy's per-call overhead.
+    now = time.time() * 1000.0 if now_ms is None else now_ms
+    weight = settings.recency_weight
+    per_day = 1.0 / (86_400_000.0 * settings.recency_half_life_days)
+    ranked: list[tuple[float, int, float]] = []
+    for label, cosine in zip(labels.tolist(), similarities.tolist(), strict=True):
+        if label == exclude:
+            continue
+        similarity = 1.0 if cosine > 1.0 else (cosine if cosine > 0.0 else 0.0)
+        if threshold is not None and similarity < threshold:
+            continue
+        if sort_by == "relevance":
+            age = now - (label >> 20)
+            recency = 0.5 ** (age * per_day) if age > 0.0 else 1.0
+            key = (1.0 - weight) * similarity + weight * recency
+        elif sort_by == "date":
+            key = float(label)
+        else:
+            key = similarity
+        ranked.append((key, label, similarity))
+    ranked.sort(reverse=True)  # labels are unique, so ties on the key go to the newer id
+    return ranked

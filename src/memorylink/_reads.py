@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from memorylink._core import StoreCore
 from memorylink._ranking import clip_similarity, rank
-from memorylink._records import Scope
+from memorylink._records import Catalog, Scope
 from memorylink.errors import (
     LimitExceededError,
     NotFoundError,
@@ -276,15 +276,17 @@ class StoreReads(StoreCore):
         exclude: int | None,
     ) -> tuple[builtins.list[SearchHit], int]:
         needs_catalog = parsed is not None or not scope.is_empty()
-        catalog = self._catalog() if needs_catalog else None
-        if catalog is None:
+        if needs_catalog:
+            catalog: Catalog | None = self._catalog()
+        else:
             self._sync()
+            catalog = self._state.catalog  # if some other read built it, hits come from it
         pool = top_k if sort_by == "similarity" else top_k * self.settings.search.rerank_pool_factor
         if exclude is not None:
             pool += 1
         with self._state.lock.read():
             index = self._state.index
-            allowed = catalog.candidates(scope, parsed) if catalog is not None else None
+            allowed = catalog.candidates(scope, parsed) if catalog is not None and needs_catalog else None
             total = len(index) if allowed is None else len(allowed)
             labels, similarities = index.search(vector, pool, allowed=allowed)
         # Rank on what the index gives (similarity; creation time is in the id), then
@@ -299,8 +301,7 @@ class StoreReads(StoreCore):
             wanted = {label for _, label, _ in batch}
             for neighbours in related_lists.values():
                 wanted.update(n for n, _ in neighbours)
-            rows = self._storage.get_memories(sorted(wanted))
-            memories = {label: self._codec.to_memory(row) for label, row in rows.items()}
+            memories = self._hydrate(wanted, catalog)
             for score, label, similarity in batch:
                 memory = memories.get(label)
                 if memory is None:
@@ -317,6 +318,16 @@ class StoreReads(StoreCore):
                     trusted(SearchHit, {"memory": memory, "similarity": similarity, "score": final, "related": related})
                 )
         return hits, total
+
+    def _hydrate(self, labels: set[int], catalog: Catalog | None) -> dict[int, Memory]:
+        """Memories by label; labels deleted since the index saw them are left out."""
+        if catalog is not None:
+            # Current with every commit up to this read's refresh, like the index it ranked.
+            with self._state.lock.read():
+                entries = [catalog.entries.get(label) for label in labels]
+            return {entry.memory_id: entry.to_memory() for entry in entries if entry is not None}
+        rows = self._storage.get_memories(sorted(labels))
+        return {label: self._codec.to_memory(row) for label, row in rows.items()}
 
     def _related(
         self, labels: builtins.list[int], allowed: npt.NDArray[np.int64] | None

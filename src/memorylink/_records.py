@@ -171,8 +171,16 @@ class RecordCodec:
 
 @dataclass(slots=True)
 class CatalogEntry:
-    """The filterable attributes of one memory (satisfies ``filters.FilterTarget``)."""
+    """One memory's decrypted content, current with storage (satisfies ``filters.FilterTarget``).
 
+    Searches filter on it and build their hits from it, so a hit costs no row read or
+    decryption. ``metadata`` is shared with nothing handed to callers (see :meth:`to_memory`).
+    """
+
+    memory_id: int
+    version: int
+    text: str
+    tag_list: tuple[str, ...]
     user_id: str
     agent_id: str | None
     run_id: str | None
@@ -182,16 +190,47 @@ class CatalogEntry:
     updated_at: datetime
 
     @classmethod
-    def of(cls, memory_id: int, updated_at: int, body: Body) -> CatalogEntry:
+    def of(cls, row: MemoryRow, body: Body) -> CatalogEntry:
         return cls(
+            memory_id=row.id,
+            version=row.version,
+            text=body.text,
+            tag_list=body.tags,
             user_id=body.user_id,
             agent_id=body.agent_id,
             run_id=body.run_id,
             tags=frozenset(body.tags),
             metadata=body.metadata,
-            created_at=created_at_of(memory_id),
-            updated_at=ms_to_datetime(updated_at),
+            created_at=created_at_of(row.id),
+            updated_at=ms_to_datetime(row.updated_at),
         )
+
+    def to_memory(self) -> Memory:
+        """A fresh :class:`Memory` (its lists and dicts are copies: callers may mutate them)."""
+        return trusted(
+            Memory,
+            {
+                "id": encode_id(self.memory_id),
+                "text": self.text,
+                "tags": list(self.tag_list),
+                "metadata": copy_json(self.metadata) if self.metadata else {},
+                "user_id": self.user_id,
+                "agent_id": self.agent_id,
+                "run_id": self.run_id,
+                "created_at": self.created_at,
+                "updated_at": self.updated_at,
+                "version": self.version,
+            },
+        )
+
+
+def copy_json(value: Any) -> Any:
+    """A deep copy of decoded JSON (dicts, lists and immutable scalars), much faster than ``copy.deepcopy``."""
+    if isinstance(value, dict):
+        return {key: copy_json(item) if isinstance(item, (dict, list)) else item for key, item in value.items()}
+    if isinstance(value, list):
+        return [copy_json(item) for item in value]
+    return value
 
 
 class Catalog:

@@ -273,7 +273,7 @@ class DerivedState:
             if row is None:
                 catalog.remove(memory_id)
             else:
-                catalog.put(memory_id, CatalogEntry.of(row.id, row.updated_at, self.codec.open_row(row)))
+                catalog.put(memory_id, CatalogEntry.of(row, self.codec.open_row(row)))
 
     def ensure_catalog(self) -> Catalog:
         """The catalog, built from storage on first use."""
@@ -285,7 +285,7 @@ class DerivedState:
                 built = Catalog()
                 for rows in self.storage.iter_memories(batch=5_000):
                     for row in rows:
-                        built.put(row.id, CatalogEntry.of(row.id, row.updated_at, self.codec.open_row(row)))
+                        built.put(row.id, CatalogEntry.of(row, self.codec.open_row(row)))
                 self.catalog = built
                 with self._own_lock:
                     # The build read storage as it is now, ahead of the index's journal position:

@@ -183,6 +183,7 @@ class MemoryStore(StoreWrites, StoreReads, StoreAdmin):
                     ef_search=settings.index.ef_search,
                     exact_search_max_candidates=settings.index.exact_search_max_candidates,
                     exact_search_max_fraction=settings.index.exact_search_max_fraction,
+                    keep_input=True,  # the decrypted snapshot is ours alone: no second copy
                 )
 
             return cls(

@@ -461,3 +461,47 @@ def test_repeated_allowed_array_sees_later_adds_and_removes() -> None:
     labels, _ = index.search(vectors[10], 5, allowed=allowed)
     assert labels[0] == 10
     assert index.last_strategy == "filtered_hnsw"
+
+
+def test_keep_input_borrows_vectors_until_the_first_write() -> None:
+    index = build(300)
+    data = bytes(index.to_bytes())
+    original = bytes(data)
+    restored = HnswIndex.from_bytes(data, keep_input=True, exact_search_max_candidates=10_000)
+    oracle = ExactIndex(DIM)
+    oracle.add(np.arange(300), vectors(300))
+    assert restored._mirror._borrowed
+    query = vectors(1, seed=5)[0]
+    # Exact search (every candidate allowed through the mirror) reads the borrowed vectors.
+    allowed = np.arange(0, 300, 3)
+    expected = oracle.search(query, 7, allowed=allowed)[0].tolist()
+    assert restored.search(query, 7, allowed=allowed)[0].tolist() == expected
+    # Writes of every kind: a replace, a removal that moves the last row, a new label.
+    restored.add(np.array([5]), vectors(1, seed=9))
+    oracle.add(np.array([5]), vectors(1, seed=9))
+    assert not restored._mirror._borrowed
+    restored.remove([0])
+    oracle.remove([0])
+    restored.add(np.array([1000, 1001]), vectors(2, seed=10))
+    oracle.add(np.array([1000, 1001]), vectors(2, seed=10))
+    assert data == original  # the input was never written
+    for seed in range(5):
+        query = vectors(1, seed=100 + seed)[0]
+        got = restored.search(query, 10, allowed=np.concatenate([allowed, [1000, 1001]]))
+        want = oracle.search(query, 10, allowed=np.concatenate([allowed, [1000, 1001]]))
+        assert got[0].tolist() == want[0].tolist()
+    both = np.array([5, 299])
+    np.testing.assert_allclose(restored.get_vectors(both), oracle.get_vectors(both), atol=1e-6)
+
+
+@pytest.mark.parametrize("write", ["remove", "add"])
+def test_each_first_write_takes_ownership(write: str) -> None:
+    restored = HnswIndex.from_bytes(bytes(build(50).to_bytes()), keep_input=True)
+    if write == "remove":
+        restored.remove([3])
+        assert 3 not in restored and len(restored) == 49
+    else:
+        restored.add(np.array([49]), vectors(1, seed=77))
+        new = vectors(1, seed=77)[0]
+        np.testing.assert_allclose(restored.get_vectors(np.array([49]))[0], new / np.linalg.norm(new), atol=1e-6)
+    assert not restored._mirror._borrowed

@@ -86,6 +86,8 @@ class ExactIndex:
         self._labels: Labels = np.empty(0, dtype=np.int64)
         self._rows: dict[int, int] = {}
         self._count = 0
+        # True while _vectors is a read-only view of someone else's buffer (see _load).
+        self._borrowed = False
         # Upper bound of every label ever added; sizes the label bitmap used for filters.
         self._max_label = -1
 
@@ -201,14 +203,31 @@ class ExactIndex:
 
     # -- internals, also used by HnswIndex ----------------------------------------------
 
-    def _load(self, labels: Labels, vectors: npt.NDArray[Any], rows: Rows | None = None) -> None:
+    def _load(
+        self, labels: Labels, vectors: npt.NDArray[Any], rows: Rows | None = None, *, borrow: bool = False
+    ) -> None:
         """Replace the contents with ``labels`` and their (already unit) vectors, copied once.
 
         ``vectors`` is ``(n, dimension)`` float32, or ``(m, dimension)`` float32 (possibly a
         strided view) or ``(m,)`` records of ``4 * dimension`` raw float32 bytes (void dtype)
         of which ``rows`` are taken.
+
+        With ``borrow`` (and no ``rows``), a 2-D float32 ``vectors`` is kept as a read-only
+        view and copied only before the first write: a reopened store that only reads never
+        pays for (or touches the pages of) a second copy of every vector.
         """
         n = labels.size
+        if borrow and rows is None and vectors.ndim == 2 and vectors.dtype == np.float32:
+            view = vectors[:n].view()
+            view.flags.writeable = False
+            self._vectors = view
+            self._borrowed = True
+            self._labels = np.array(labels, dtype=np.int64)
+            self._rows = dict(zip(labels.tolist(), range(n), strict=True))
+            self._count = n
+            self._max_label = max(self._max_label, int(labels.max()) if n else -1)
+            return
+        self._borrowed = False
         capacity = max(_MIN_CAPACITY, n + n // 8)
         self._vectors = np.empty((capacity, self._dimension), dtype=np.float32)
         if rows is None:
@@ -231,6 +250,8 @@ class ExactIndex:
 
     def _add_one(self, label: int, unit: Vectors) -> None:
         """Upsert one unit vector (the fast path of a one-row ``add``)."""
+        if self._borrowed:
+            self._own(self._count + 1)
         row = self._rows.get(label)
         if row is None:
             row = self._count
@@ -248,6 +269,8 @@ class ExactIndex:
         n_in = labels.size
         if n_in == 0:
             return
+        if self._borrowed:
+            self._own(self._count + n_in)
         rows = self._rows
         label_list: list[int] = labels.tolist()
         if n_in == 1:
@@ -288,16 +311,21 @@ class ExactIndex:
         self._count = start + m
         self._max_label = max(self._max_label, int(new_labels.max()))
 
-    def _reserve(self, needed: int) -> None:
+    def _own(self, needed: int) -> None:
+        """Replace a borrowed view by an owned, writable copy with room for ``needed`` rows."""
+        self._reserve(max(needed, self._count + self._count // 8, _MIN_CAPACITY), force=True)
+
+    def _reserve(self, needed: int, *, force: bool = False) -> None:
         capacity = self._vectors.shape[0]
-        if needed <= capacity:
+        if needed <= capacity and not force:
             return
-        new_capacity = max(needed, 2 * capacity, _MIN_CAPACITY)
+        new_capacity = max(needed, capacity if force else 2 * capacity, _MIN_CAPACITY)
         vectors = np.empty((new_capacity, self._dimension), dtype=np.float32)
         vectors[: self._count] = self._vectors[: self._count]
         labels = np.empty(new_capacity, dtype=np.int64)
         labels[: self._count] = self._labels[: self._count]
         self._vectors, self._labels = vectors, labels
+        self._borrowed = False
 
     def _remove_one(self, label: int) -> bool:
         """Remove one label by moving the last row into its place; False if absent."""
@@ -306,6 +334,8 @@ class ExactIndex:
             return False
         last = self._count - 1
         if row != last:
+            if self._borrowed:
+                self._own(self._count)
             moved = int(self._labels[last])
             self._vectors[row] = self._vectors[last]
             self._labels[row] = moved

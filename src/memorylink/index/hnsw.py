@@ -369,16 +369,7 @@ class HnswIndex:
         mirror = self._mirror
         n = len(mirror)
         if allowed is None:
-            wanted = min(k, n)
-            if wanted == 0:
-                self.last_strategy = "exact"
-                return empty_result()
-            found = self._knn(query, wanted, max(self._ef_search, wanted), None)
-            if found is not None:
-                self.last_strategy = "hnsw"
-                return found
-            self.last_strategy = "exact"
-            return mirror._search_rows(query, k, np.arange(n))
+            return self._search_all(query, k, n)
 
         cached = self._allowed_cache
         if cached is not None and cached[0] is allowed and cached[1] == self._mutations:
@@ -389,6 +380,10 @@ class HnswIndex:
             cached_filter = None
             self._allowed_cache = (allowed, self._mutations, selection, None)
         count = int(selection.rows.size)
+        if count == n:
+            # Everything live is allowed (one user holding the whole store, say): a filter
+            # would only add a Python call per visited node.
+            return self._search_all(query, k, n)
         if k == 0 or count <= max(self._exact_max_candidates, self._exact_max_fraction * n):
             self.last_strategy = "exact"
             return mirror._search_rows(query, k, selection.rows)
@@ -405,6 +400,18 @@ class HnswIndex:
             return found
         self.last_strategy = "exact"
         return mirror._search_rows(query, k, selection.rows)
+
+    def _search_all(self, query: Vectors, k: int, n: int) -> tuple[Labels, Similarities]:
+        wanted = min(k, n)
+        if wanted == 0:
+            self.last_strategy = "exact"
+            return empty_result()
+        found = self._knn(query, wanted, max(self._ef_search, wanted), None)
+        if found is not None:
+            self.last_strategy = "hnsw"
+            return found
+        self.last_strategy = "exact"
+        return self._mirror._search_rows(query, k, np.arange(n))
 
     def _filter(self, allowed: Labels, mask: np.ndarray[Any, Any] | None) -> Callable[[int], Any]:
         # hnswlib calls the filter once per visited live node, from C++ with the GIL taken;
@@ -465,12 +472,15 @@ class HnswIndex:
         exact_search_max_candidates: int | None = None,
         exact_search_max_fraction: float | None = None,
         num_threads: int | None = None,
+        keep_input: bool = False,
     ) -> HnswIndex:
         """Restore an index from :meth:`to_bytes` output.
 
         The result has the same live labels (deleted ones stay invisible) and answers
         searches as the original did; it keeps accepting adds, removes and growth.
-        The input is read in place and not kept. Search parameters left as ``None`` take
+        The input is read in place and not kept, unless ``keep_input`` is true: then the
+        index may keep read-only views of ``data`` (the caller must not modify it) instead
+        of copying every vector, until its first write. Search parameters left as ``None`` take
         the values recorded in the snapshot; ``dimension``, ``m`` and ``ef_construction``
         always come from the snapshot (compare the properties with your settings).
 
@@ -495,12 +505,12 @@ class HnswIndex:
             )
         except KeyError as error:
             raise StoreCorruptedError(f"HNSW index snapshot lacks parameter {error}") from None
-        graph, mirror, tombstones = _restore(snapshot)
+        graph, mirror, tombstones = _restore(snapshot, keep_input)
         index._attach(graph, mirror, tombstones)
         return index
 
 
-def _restore(snapshot: Snapshot) -> tuple[Any, ExactIndex, set[int]]:
+def _restore(snapshot: Snapshot, keep_input: bool) -> tuple[Any, ExactIndex, set[int]]:
     """Rebuild the hnswlib graph and the exact mirror from a decoded snapshot."""
     state, arrays, dimension = snapshot.hnswlib_state, snapshot.arrays, snapshot.dimension
     expected = {
@@ -553,7 +563,8 @@ def _restore(snapshot: Snapshot) -> tuple[Any, ExactIndex, set[int]]:
         if count
         else np.empty((0, dimension), dtype=np.float32)
     )
-    mirror._load(live_labels, vectors, None if live_slots.size == count else live_slots)
+    # With no deleted slots the mirror may borrow the snapshot's vectors until its first write.
+    mirror._load(live_labels, vectors, None if live_slots.size == count else live_slots, borrow=keep_input)
     if count:
         mirror._note_label_bound(int(slot_labels.max()))
     tombstones: set[int] = set(slot_labels[deleted].tolist())
