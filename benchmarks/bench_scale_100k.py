@@ -10,7 +10,8 @@ unit vectors, the store's M / ef_construction / ef_search), given the same vecto
   store indexes lazily, on the next read, so that search pays for the pending inserts);
   ratio of the totals (target <= 1.25), and of the ``add_many`` calls alone;
 * search: p50 of ``store.search(text, top_k=10)`` vs ``knn_query(vector, k=10)``, interleaved
-  per query, distinct query texts (target <= 1.5);
+  per query, distinct query texts (target <= 1.5): unscoped (relevance, then similarity), and
+  scoped to the user who holds the memories (hits then come from the in-memory catalog);
 * reopen: ``close()``, then ``MemoryStore.open`` + first search in a fresh process
   (target <= 0.8 s; median of 3), with hnswlib's ``load_index`` + first ``knn_query``,
   also in fresh processes, beside it;
@@ -77,7 +78,7 @@ def main() -> None:
     generator = ClusteredVectors()
     matrix = generator.rows(0, count)
     texts = make_texts(count, seed=41)
-    query_texts = make_queries(search_queries * 2 + recall_queries + reopen_rounds + 1, seed=42)
+    query_texts = make_queries(search_queries * 3 + recall_queries + reopen_rounds + 1, seed=42)
     query_vectors = generator.queries(len(query_texts))
     embedder = PrecomputedEmbedder()
     embedder.register(texts, matrix)
@@ -132,18 +133,27 @@ def main() -> None:
         for text in warm:
             store.search(text, top_k=K)
         latency: dict[str, Any] = {}
-        for offset, sort_by in ((0, "relevance"), (search_queries, "similarity")):
+        # Unscoped first (hits read from storage and decrypted), then scoped to the one user
+        # (the scope builds the in-memory catalog, and hits come from it from then on).
+        variants = (("relevance", "relevance", None), ("similarity", "similarity", None))
+        variants += (("relevance_user_scoped", "relevance", "default"),)
+        for number, (name, sort_by, user_id) in enumerate(variants):
+            offset = number * search_queries
             batch_texts = query_texts[offset : offset + search_queries]
             batch_vectors = query_vectors[offset : offset + search_queries]
 
             def floor(i: int, batch_vectors: Any = batch_vectors) -> None:
                 floor_index.knn_query(batch_vectors[i], k=K)
 
-            def ours(i: int, batch_texts: list[str] = batch_texts, sort_by: str = sort_by) -> None:
-                store.search(batch_texts[i], top_k=K, sort_by=sort_by)
+            def ours(
+                i: int, batch_texts: list[str] = batch_texts, sort_by: str = sort_by, user_id: str | None = user_id
+            ) -> None:
+                store.search(batch_texts[i], top_k=K, sort_by=sort_by, user_id=user_id)
 
+            if user_id is not None:
+                store.search(warm[0], top_k=K, user_id=user_id)
             floor_s, store_s = interleaved(search_queries, floor, ours)
-            latency[sort_by] = {
+            latency[name] = {
                 "floor": summary(floor_s),
                 "store": summary(store_s),
                 "ratio_p50": ratio(summary(store_s)["p50_ms"], summary(floor_s)["p50_ms"]),
@@ -151,7 +161,7 @@ def main() -> None:
             }
 
         # -- recall ---------------------------------------------------------------------------
-        start = 2 * search_queries
+        start = 3 * search_queries
         recall_texts = query_texts[start : start + recall_queries]
         recall_vectors = query_vectors[start : start + recall_queries]
         floor_recalls = [
@@ -239,6 +249,7 @@ def main() -> None:
         "insert": verdict(insert_ratio, TARGETS["insert"]),
         "search_relevance": verdict(search_ratio, TARGETS["search"]),
         "search_similarity": verdict(latency["similarity"]["ratio_p50"], TARGETS["search"]),
+        "search_relevance_user_scoped": verdict(latency["relevance_user_scoped"]["ratio_p50"], TARGETS["search"]),
         "reopen": verdict(reopen_median, TARGETS["reopen_s"]),
         "disk": verdict(disk_ratio, TARGETS["disk"]),
     }
@@ -282,6 +293,15 @@ def main() -> None:
                 latency["similarity"]["ratio_p50"],
                 TARGETS["search"],
                 results["verdicts"]["search_similarity"],
+                "",
+            ],
+            [
+                "search p50, relevance, user_id given (ms)",
+                latency["relevance_user_scoped"]["floor"]["p50_ms"],
+                latency["relevance_user_scoped"]["store"]["p50_ms"],
+                latency["relevance_user_scoped"]["ratio_p50"],
+                TARGETS["search"],
+                results["verdicts"]["search_relevance_user_scoped"],
                 "",
             ],
             [
