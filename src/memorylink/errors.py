@@ -32,6 +32,7 @@ __all__ = [
     "StoreClosedError",
     "StoreCorruptedError",
     "ValidationError",
+    "WebhookVerificationError",
 ]
 
 
@@ -152,3 +153,9 @@ class MissingDependencyError(MemoryLinkError, ImportError):
         )
         self.package = package
         self.extra = extra
+
+
+class WebhookVerificationError(MemoryLinkError):
+    """A received webhook's signature, timestamp or headers did not verify."""
+
+    code = "webhook_verification_failed"
