@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from memorylink.config import IndexSettings, Limits, SearchSettings, Settings
+from memorylink.config import EventSettings, IndexSettings, Limits, SearchSettings, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 # filters.md and keys-and-encryption.md have their own runners beside their modules' tests.
@@ -37,9 +37,9 @@ def test_every_page_has_examples() -> None:
 
 def test_every_setting_is_documented() -> None:
     text = (ROOT / "docs/limits.md").read_text()
-    for model in (Limits, IndexSettings, SearchSettings, Settings):
+    for model in (Limits, IndexSettings, SearchSettings, EventSettings, Settings):
         for name in model.model_fields:
-            if name not in ("limits", "index", "search"):
+            if name not in ("limits", "index", "search", "events"):
                 assert f"`{name}`" in text, name
 
 

@@ -15,6 +15,7 @@ EXPECTED = [
     "EmbedderMismatchError",
     "Event",
     "EventEmitter",
+    "EventSettings",
     "Filter",
     "ImportResult",
     "IndexSettings",

@@ -6,7 +6,7 @@ The default embedder (sentence-transformers) is imported only when a text is emb
 
 from memorylink._version import __version__
 from memorylink.async_store import AsyncMemoryStore
-from memorylink.config import IndexSettings, Limits, SearchSettings, Settings
+from memorylink.config import EventSettings, IndexSettings, Limits, SearchSettings, Settings
 from memorylink.errors import (
     EmbedderMismatchError,
     InvalidKeyError,
@@ -43,6 +43,7 @@ __all__ = [
     "EmbedderMismatchError",
     "Event",
     "EventEmitter",
+    "EventSettings",
     "Filter",
     "ImportResult",
     "IndexSettings",

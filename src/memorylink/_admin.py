@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import IO, Literal
 
-from memorylink._core import StoreCore
+from memorylink._core import StoreCore, _scope_of
 from memorylink._exchange import ImportResult, export_memories, import_memories
 from memorylink._records import RecordCodec
 from memorylink._writes import ProgressCallback
@@ -139,7 +139,9 @@ class StoreAdmin(StoreCore):
                     skipped.append((line, ValidationError(f"memory {memory.id} already exists", field="id")))
                     continue
                 if on_conflict == "replace":
-                    self._delete_labels([label])
+                    old = self._storage.get_memory(label)
+                    scope = _scope_of(self._codec.open_row(old)) if old is not None else (None, None, None)
+                    self._delete_labels([label], {label: scope})
                 else:
                     label = self._ids.next(at_ms=label >> 20)
             to_write.append((line, memory, label))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,12 @@ from memorylink.errors import (
 )
 from memorylink.events.emitter import EventEmitter
 from memorylink.events.models import Event
+from memorylink.events.outbox import Outbox
 from memorylink.ids import IdGenerator, decode_id, encode_id
 from memorylink.models import (
-    Memory,
     NewMemory,
     check_scope_id,
+    trusted,
     utcnow,
 )
 from memorylink.storage.base import MemoryRow, Op
@@ -38,6 +40,7 @@ from memorylink.storage.sqlite import SqliteStorage
 logger = logging.getLogger(__name__)
 
 _ID_RETRIES = 8
+_SOURCE = f"memorylink/{__version__}"
 
 
 class StoreCore:
@@ -53,6 +56,7 @@ class StoreCore:
     _query_cache: LruCache[str, npt.NDArray[np.float32]]
     _closed: bool
     _state: DerivedState
+    _outbox: Outbox
 
     @property
     def closed(self) -> bool:
@@ -89,21 +93,59 @@ class StoreCore:
         self._query_cache.put(query, vector)
         return vector
 
-    def _emit(self, event_type: str, scope: tuple[str | None, str | None, str | None], data: dict[str, Any]) -> None:
-        if not self.events.has_listeners(event_type):
-            return
-        self.events.emit(
-            Event(
-                id=encode_id(self._ids.next()),
-                type=event_type,
-                timestamp=utcnow(),
-                user_id=scope[0],
-                agent_id=scope[1],
-                run_id=scope[2],
-                data=data,
-                source=f"memorylink/{__version__}",
-            )
+    def _event(self, event_type: str, scope: tuple[str | None, str | None, str | None], data: dict[str, Any]) -> Event:
+        # Built by the library from checked values: skip validation (this runs per memory written).
+        return trusted(
+            Event,
+            {
+                "id": "evt_" + encode_id(self._ids.next()),
+                "type": event_type,
+                "timestamp": utcnow(),
+                "user_id": scope[0],
+                "agent_id": scope[1],
+                "run_id": scope[2],
+                "data": data,
+                "request_id": None,
+                "source": _SOURCE,
+            },
         )
+
+    def _stage(self, make: Callable[[], list[tuple[Event, dict[str, Any] | None]]]) -> list[Event]:
+        """Inside a write transaction: build the change's events if anyone will see them, and
+        seal them into the outbox when it is active, so they commit (or vanish) with the change."""
+        durable = self._outbox.active()
+        if not durable and not self.events.has_any_listener():
+            return []
+        built = make()
+        if durable and built:
+            self._outbox.stage([event for event, _ in built], [private for _, private in built])
+        return [event for event, _ in built]
+
+    def _publish(self, events: Sequence[Event]) -> None:
+        """After the commit: wake outbox readers, and hand the events to subscribers and sinks."""
+        if events:
+            self._outbox.notify_committed()
+        for event in events:
+            self.events.emit(event)
+
+    def _emit(
+        self,
+        event_type: str,
+        scope: tuple[str | None, str | None, str | None],
+        data: dict[str, Any],
+        *,
+        durable: bool = True,
+    ) -> None:
+        """An event that reports no single write (a search, a finished batch): staged in its own
+        transaction when the outbox is active and ``durable``, then published."""
+        if durable and self._outbox.active():  # checked outside a transaction: a read costs no write lock
+            with self._storage.transaction():
+                events = self._stage(lambda: [(self._event(event_type, scope, data), None)])
+        elif self.events.has_listeners(event_type):
+            events = [self._event(event_type, scope, data)]
+        else:
+            return
+        self._publish(events)
 
     def _scope(self, user_id: str | None, agent_id: str | None, run_id: str | None) -> Scope:
         limits = self.settings.limits
@@ -140,8 +182,9 @@ class StoreCore:
         ids: Sequence[int] | None = None,
         updated_ms: Sequence[int] | None = None,
         versions: Sequence[int] | None = None,
+        announce: bool = True,
     ) -> list[tuple[MemoryRow, Body]]:
-        """Commit new memories (and their journal entries) in one transaction; returns their rows."""
+        """Commit new memories (their journal entries, and ``memory.created`` events) in one transaction."""
         for attempt in range(_ID_RETRIES):
             labels = list(ids) if ids is not None else [self._ids.next() for _ in items]
             now_ms = int(time.time() * 1000)
@@ -166,6 +209,7 @@ class StoreCore:
                 with self._storage.transaction():
                     self._storage.insert_memories(rows)
                     last_seq = self._storage.append_changes(journal)
+                    events = self._stage(partial(self._created_events, rows, bodies)) if announce else []
             except sqlite3.IntegrityError:
                 if ids is not None or attempt == _ID_RETRIES - 1:
                     raise
@@ -173,23 +217,51 @@ class StoreCore:
                 continue
             first_seq = last_seq - len(labels) + 1
             self._state.note_write({first_seq + position: vectors[position] for position in range(len(labels))})
+            self._publish(events)
             self._state.maybe_checkpoint()
             return list(zip(rows, bodies, strict=True))
         raise AssertionError("unreachable")
 
-    def _delete_labels(self, labels: Sequence[int]) -> list[int]:
+    def _created_events(
+        self, rows: Sequence[MemoryRow], bodies: Sequence[Body]
+    ) -> list[tuple[Event, dict[str, Any] | None]]:
+        return [
+            (
+                self._event(
+                    "memory.created",
+                    _scope_of(body),
+                    {"id": encode_id(row.id), "version": row.version, "tags": list(body.tags)},
+                ),
+                {"text": body.text},
+            )
+            for row, body in zip(rows, bodies, strict=True)
+        ]
+
+    def _delete_labels(
+        self, labels: Sequence[int], scopes: dict[int, tuple[str | None, str | None, str | None]]
+    ) -> list[int]:
+        """Delete memories (and journal it, and stage ``memory.deleted``) in one transaction.
+
+        ``scopes`` gives each label's event scope (the memory's own, when the caller knows it).
+        """
         with self._storage.transaction():
             deleted = self._storage.delete_memories(labels)
             self._storage.append_changes([(label, Op.DELETE, None) for label in deleted])
+            events = self._stage(
+                lambda: [
+                    (
+                        self._event("memory.deleted", scopes.get(label, (None, None, None)), {"id": encode_id(label)}),
+                        None,
+                    )
+                    for label in deleted
+                ]
+            )
         if deleted:
             self._state.note_write()
+            self._publish(events)
             self._state.maybe_checkpoint()
         return deleted
 
 
 def _scope_of(body: Body) -> tuple[str, str | None, str | None]:
     return body.user_id, body.agent_id, body.run_id
-
-
-def _memory_event_data(memory: Memory) -> dict[str, Any]:
-    return {"id": memory.id, "version": memory.version, "tags": list(memory.tags)}

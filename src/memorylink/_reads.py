@@ -213,7 +213,9 @@ class StoreReads(StoreCore):
                 "sort_by": sort_by,
             },
         )
-        if not self.events.has_listeners("memory.searched"):
+        # A search is a read: it takes the write lock to record its event only when asked to.
+        durable = self._outbox.settings.outbox == "always"
+        if not durable and not self.events.has_listeners("memory.searched"):
             return result
         self._emit(
             "memory.searched",
@@ -224,6 +226,7 @@ class StoreReads(StoreCore):
                 "hits": [hit.memory.id for hit in hits],
                 "filter": result.filter,
             },
+            durable=durable,
         )
         return result
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pydantic
 
-from memorylink._core import _ID_RETRIES, StoreCore, _memory_event_data, _scope_of
+from memorylink._core import _ID_RETRIES, StoreCore, _scope_of
 from memorylink._records import Body
 from memorylink.errors import (
     LimitExceededError,
@@ -18,6 +19,7 @@ from memorylink.errors import (
     NotFoundError,
     ValidationError,
 )
+from memorylink.events.models import Event
 from memorylink.filters import Filter
 from memorylink.ids import decode_id, encode_id
 from memorylink.models import (
@@ -34,7 +36,7 @@ from memorylink.models import (
     validate_tags,
     validate_text,
 )
-from memorylink.storage.base import Op
+from memorylink.storage.base import MemoryRow, Op
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -75,9 +77,7 @@ class StoreWrites(StoreCore):
         )
         vector = self._embed([item.text])
         row, body = self._write_new([item], vector)[0]
-        memory = self._codec.to_memory(row, body)
-        self._emit("memory.created", (memory.user_id, memory.agent_id, memory.run_id), _memory_event_data(memory))
-        return memory
+        return self._codec.to_memory(row, body)
 
     def add_many(
         self,
@@ -128,8 +128,6 @@ class StoreWrites(StoreCore):
                 results[position] = BatchItemResult(index=position, error=ErrorInfo(**error.to_dict()))
         chunk = self.settings.write_chunk_size
         done = len(batch) - len(valid)
-        announce = self.events.has_listeners("memory.created")
-        created: list[Memory] = []
         for start in range(0, len(valid), chunk):
             part = valid[start : start + chunk]
             vectors = self._embed([item.text for _, item in part])
@@ -138,8 +136,6 @@ class StoreWrites(StoreCore):
                 results[position] = trusted(
                     BatchItemResult, {"index": position, "id": encode_id(row.id), "error": None}
                 )
-            if announce:
-                created.extend(self._codec.to_memory(row, body) for row, body in written)
             done += len(part)
             if on_progress is not None:
                 on_progress(done, len(batch))
@@ -149,8 +145,6 @@ class StoreWrites(StoreCore):
         result = BatchResult(
             succeeded=sum(1 for r in final if r.ok), failed=sum(1 for r in final if not r.ok), items=final
         )
-        for memory in created:
-            self._emit("memory.created", (memory.user_id, memory.agent_id, memory.run_id), _memory_event_data(memory))
         self._emit(
             "batch.completed",
             (None, None, None),
@@ -202,18 +196,6 @@ class StoreWrites(StoreCore):
                 vector = self._embed([changed.text])[0]
             now_ms = max(int(time.time() * 1000), row.updated_at)
             new_row = self._codec.memory_row(row.id, changed, updated_at=now_ms, version=row.version + 1)
-            with self._storage.transaction():
-                if not self._storage.update_memory(new_row, row.version):
-                    continue  # changed by someone else meanwhile: re-read and apply again
-                self._storage.insert_history([self._codec.history_row(row.id, row.version, row.updated_at, body)])
-                if text_changed:
-                    assert vector is not None
-                    seq = self._storage.append_changes([(row.id, Op.PUT, self._codec.seal_vector(row.id, vector))])
-                else:
-                    seq = self._storage.append_changes([(row.id, Op.TOUCH, None)])
-            self._state.note_write({seq: vector} if vector is not None else None)
-            self._state.maybe_checkpoint()
-            memory = self._codec.to_memory(new_row, changed)
             fields = [
                 name
                 for name, before, after in (
@@ -223,13 +205,27 @@ class StoreWrites(StoreCore):
                 )
                 if before != after
             ]
-            self._emit(
-                "memory.updated",
-                (memory.user_id, memory.agent_id, memory.run_id),
-                {"id": memory.id, "version": memory.version, "changed": fields},
-            )
-            return memory
+            with self._storage.transaction():
+                if not self._storage.update_memory(new_row, row.version):
+                    continue  # changed by someone else meanwhile: re-read and apply again
+                self._storage.insert_history([self._codec.history_row(row.id, row.version, row.updated_at, body)])
+                if text_changed:
+                    assert vector is not None
+                    seq = self._storage.append_changes([(row.id, Op.PUT, self._codec.seal_vector(row.id, vector))])
+                else:
+                    seq = self._storage.append_changes([(row.id, Op.TOUCH, None)])
+                events = self._stage(partial(self._updated_events, memory_id, new_row, changed, fields))
+            self._state.note_write({seq: vector} if vector is not None else None)
+            self._publish(events)
+            self._state.maybe_checkpoint()
+            return self._codec.to_memory(new_row, changed)
         raise MemoryLinkError(f"memory {memory_id!r} kept changing under concurrent updates; try again")
+
+    def _updated_events(
+        self, memory_id: str, row: MemoryRow, body: Body, fields: list[str]
+    ) -> list[tuple[Event, dict[str, Any] | None]]:
+        data = {"id": memory_id, "version": row.version, "changed": fields}
+        return [(self._event("memory.updated", _scope_of(body), data), {"text": body.text})]
 
     def delete(
         self,
@@ -246,10 +242,8 @@ class StoreWrites(StoreCore):
             _, body = self._load_row(memory_id, scope)
         except NotFoundError:
             return False
-        deleted = self._delete_labels([decode_id(memory_id)])
-        if deleted:
-            self._emit("memory.deleted", (body.user_id, body.agent_id, body.run_id), {"id": memory_id})
-        return bool(deleted)
+        label = decode_id(memory_id)
+        return bool(self._delete_labels([label], {label: _scope_of(body)}))
 
     def delete_many(
         self,
@@ -269,6 +263,7 @@ class StoreWrites(StoreCore):
         scope = self._scope(user_id, agent_id, run_id)
         if ids is not None and filter is not None:
             raise ValidationError("give ids or filter, not both", field="filter")
+        scopes: dict[int, tuple[str | None, str | None, str | None]] = {}
         if ids is not None:
             wanted = [decode_id(i) for i in ids]
             if len(wanted) > self.settings.limits.max_batch_size:
@@ -279,10 +274,12 @@ class StoreWrites(StoreCore):
                     actual=len(wanted),
                     field="ids",
                 )
-            if not scope.is_empty():
-                rows = self._storage.get_memories(wanted)
-                wanted = [label for label, row in rows.items() if scope.contains(*_scope_of(self._codec.open_row(row)))]
-            labels = wanted
+            rows = self._storage.get_memories(wanted)
+            for label, row in rows.items():
+                owner = _scope_of(self._codec.open_row(row))
+                if scope.contains(*owner):
+                    scopes[label] = owner
+            labels = [label for label in wanted if label in scopes]
         else:
             if filter is None and scope.is_empty():
                 return 0
@@ -291,10 +288,11 @@ class StoreWrites(StoreCore):
             with self._state.lock.read():
                 candidates = catalog.candidates(scope, parsed)
                 labels = list(catalog.entries) if candidates is None else candidates.tolist()
-        deleted = self._delete_labels(labels)
-        for label in deleted:
-            self._emit("memory.deleted", (scope.user_id, scope.agent_id, scope.run_id), {"id": encode_id(label)})
-        return len(deleted)
+                for label in labels:
+                    entry = catalog.entries.get(label)
+                    if entry is not None:
+                        scopes[label] = (entry.user_id, entry.agent_id, entry.run_id)
+        return len(self._delete_labels(labels, scopes))
 
     def add_messages(
         self,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["IndexSettings", "Limits", "SearchSettings", "Settings"]
+__all__ = ["EventSettings", "IndexSettings", "Limits", "SearchSettings", "Settings"]
 
 
 class Limits(BaseModel):
@@ -76,6 +78,23 @@ class SearchSettings(BaseModel):
     query_cache_size: int = Field(1_024, ge=0, description="query embeddings kept in the LRU cache")
 
 
+class EventSettings(BaseModel):
+    """The durable event outbox (webhook deliveries and the resumable event feed read it)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    outbox: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description=(
+            "write events to the outbox in the transaction of their change: 'auto' while any webhook "
+            "endpoint exists, 'always' (a server offering the event feed), or 'never'"
+        ),
+    )
+    retention_days: float = Field(
+        7.0, gt=0, description="keep events this long for the feed, and always until every enabled endpoint had them"
+    )
+
+
 class Settings(BaseModel):
     """Everything tunable about a store. Pass one to ``MemoryStore.open(settings=...)``."""
 
@@ -84,6 +103,7 @@ class Settings(BaseModel):
     limits: Limits = Field(default_factory=Limits)
     index: IndexSettings = Field(default_factory=IndexSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
+    events: EventSettings = Field(default_factory=EventSettings)
     default_user_id: str = Field("default", min_length=1, description="user_id of memories added without one")
     embed_batch_size: int = Field(64, ge=1, description="texts per embedder call")
     write_chunk_size: int = Field(512, ge=1, description="memories per SQLite transaction in add_many")

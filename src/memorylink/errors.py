@@ -99,13 +99,17 @@ class LimitExceededError(ValidationError):
 
 
 class NotFoundError(MemoryLinkError, LookupError):
-    """No memory with that id exists (or it is outside the caller's scope)."""
+    """No memory (or webhook endpoint, event ...: ``kind``) with that id exists, or it is outside the caller's scope."""
 
     code = "not_found"
 
-    def __init__(self, memory_id: str) -> None:
-        super().__init__(f"memory {memory_id!r} not found", details={"id": memory_id})
+    def __init__(self, memory_id: str, *, kind: str = "memory", message: str | None = None) -> None:
+        details: dict[str, Any] = {"id": memory_id}
+        if kind != "memory":
+            details["kind"] = kind
+        super().__init__(message or f"{kind} {memory_id!r} not found", details=details)
         self.memory_id = memory_id
+        self.kind = kind
 
 
 class InvalidKeyError(MemoryLinkError):

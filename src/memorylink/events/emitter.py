@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from memorylink.errors import ValidationError
+from memorylink.errors import MemoryLinkError, ValidationError
 from memorylink.events.base import EventSink
+from memorylink.events.feed import EventFeed
 from memorylink.events.models import Event
+from memorylink.events.outbox import Outbox
 
 __all__ = ["EventCallback", "EventEmitter", "RecordingSink", "Subscription"]
 
@@ -65,6 +67,26 @@ class EventEmitter:
         self._lock = threading.Lock()
         self._subscriptions: tuple[Subscription, ...] = ()
         self._sinks: tuple[EventSink, ...] = tuple(sinks)
+        self._outbox: Outbox | None = None
+
+    def bind_outbox(self, outbox: Outbox) -> None:
+        """Let :meth:`feed` read this store's outbox (done by the store when it opens)."""
+        self._outbox = outbox
+
+    def feed(self, after: str | None = None, *, follow: bool = False, poll_interval_s: float = 0.5) -> EventFeed:
+        """Events recorded in the store's outbox after the event id ``after``, oldest first.
+
+        Iterate with ``for`` or ``async for``. With ``follow`` the iteration waits for new
+        events until ``feed.close()``. The outbox records events while a webhook endpoint
+        exists, or always with ``Settings(events=EventSettings(outbox="always"))``; events
+        older than ``retention_days`` may be gone.
+
+        Raises:
+            MemoryLinkError: No store outbox is bound to this emitter.
+        """
+        if self._outbox is None:
+            raise MemoryLinkError("this event emitter belongs to no open store, so it has no feed")
+        return EventFeed(self._outbox, after, follow=follow, poll_interval_s=poll_interval_s)
 
     def subscribe(self, callback: EventCallback, types: Iterable[str] | None = None) -> Subscription:
         """Call ``callback(event)`` for each event whose type is in ``types``.
@@ -139,6 +161,10 @@ class EventEmitter:
             logger.warning("dropping %s: the subscriber's event loop is not running", event.type)
             return
         future.add_done_callback(lambda f: _log_failure(f, subscription, event))
+
+    def has_any_listener(self) -> bool:
+        """Whether any sink or subscriber exists at all."""
+        return bool(self._sinks) or bool(self._subscriptions)
 
     def has_listeners(self, event_type: str) -> bool:
         """Whether any sink or subscriber would receive ``event_type`` (lets callers skip work)."""

@@ -7,7 +7,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import NamedTuple, Protocol, runtime_checkable
 
-__all__ = ["ChangeRow", "HistoryRow", "MemoryRow", "Op", "Storage"]
+__all__ = [
+    "ChangeRow",
+    "DeliveryRow",
+    "DeliveryState",
+    "EventStorage",
+    "HistoryRow",
+    "MemoryRow",
+    "Op",
+    "OutboxRow",
+    "Storage",
+    "WebhookRow",
+]
 
 
 class Op(enum.IntEnum):
@@ -46,6 +57,95 @@ class ChangeRow(NamedTuple):
     memory_id: int
     op: Op
     vector: bytes | None
+
+
+class OutboxRow(NamedTuple):
+    """One event in the outbox: plaintext position, id and time (ms); the event itself sealed."""
+
+    seq: int
+    event_id: str
+    created_at: int
+    body: bytes
+
+
+class WebhookRow(NamedTuple):
+    """One webhook endpoint: its delivery position (``cursor``, an outbox seq) and sealed settings."""
+
+    id: str
+    created_at: int
+    updated_at: int
+    enabled: bool
+    cursor: int
+    body: bytes
+
+
+class DeliveryState(enum.IntEnum):
+    """Where one event stands with one endpoint."""
+
+    PENDING = 0  # failed at least once; retried at next_at
+    DELIVERED = 1
+    DEAD = 2  # out of attempts, or refused for good (a 4xx); redeliver() revives it
+
+
+class DeliveryRow(NamedTuple):
+    """The record of one event's delivery to one endpoint."""
+
+    webhook_id: str
+    event_seq: int
+    state: DeliveryState
+    attempts: int
+    next_at: int | None
+    updated_at: int
+    status: int | None
+    error: str | None
+
+
+@runtime_checkable
+class EventStorage(Protocol):
+    """Contract for the event tables: the outbox, webhook endpoints and delivery records.
+
+    * ``append_events`` inside a ``transaction()`` commits or vanishes with the change it
+      reports; outbox ``seq`` values increase in commit order and are never reused.
+    * As with memories, bodies are opaque: the caller encrypts them.
+    """
+
+    def has_webhooks(self) -> bool: ...
+
+    def append_events(self, rows: Sequence[tuple[str, int, bytes]]) -> int: ...
+
+    def events_after(self, seq: int, limit: int) -> list[OutboxRow]: ...
+
+    def event_seq(self, event_id: str) -> int | None: ...
+
+    def last_event_seq(self) -> int: ...
+
+    def prune_events(self, before_ms: int, below_seq: int) -> int: ...
+
+    def insert_webhook(self, row: WebhookRow) -> None: ...
+
+    def update_webhook(
+        self,
+        webhook_id: str,
+        *,
+        updated_at: int,
+        body: bytes | None = None,
+        enabled: bool | None = None,
+        cursor: int | None = None,
+    ) -> bool: ...
+
+    def delete_webhook(self, webhook_id: str) -> bool: ...
+
+    def get_webhook(self, webhook_id: str) -> WebhookRow | None: ...
+
+    def list_webhooks(self) -> list[WebhookRow]: ...
+
+    def put_delivery(self, row: DeliveryRow) -> None: ...
+
+    def get_delivery(self, webhook_id: str, event_seq: int) -> DeliveryRow | None: ...
+
+    def list_deliveries(
+        self, webhook_id: str, *, state: DeliveryState | None = None, before_seq: int | None = None, limit: int = 100
+    ) -> list[DeliveryRow]: ...
 
 
 @runtime_checkable

@@ -41,6 +41,37 @@ MIGRATIONS: tuple[str, ...] = (
         vector    BLOB
     );
     """,
+    # 2: the durable event outbox (written in the transaction of the change it reports),
+    # webhook endpoints (their delivery position in `cursor`) and delivery records.
+    """
+    CREATE TABLE outbox (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id   TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        body       BLOB NOT NULL
+    );
+    CREATE INDEX outbox_by_time ON outbox (created_at);
+    CREATE TABLE webhooks (
+        id         TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        enabled    INTEGER NOT NULL,
+        cursor     INTEGER NOT NULL,
+        body       BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE deliveries (
+        webhook_id TEXT NOT NULL,
+        event_seq  INTEGER NOT NULL,
+        state      INTEGER NOT NULL,
+        attempts   INTEGER NOT NULL,
+        next_at    INTEGER,
+        updated_at INTEGER NOT NULL,
+        status     INTEGER,
+        error      TEXT,
+        PRIMARY KEY (webhook_id, event_seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX deliveries_by_state ON deliveries (state, webhook_id, event_seq);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
