@@ -20,6 +20,8 @@ from memorylink.errors import (
     MemoryLinkError,
     ValidationError,
 )
+from memorylink.events.outbox import reseal_outbox
+from memorylink.events.webhooks import reseal_webhooks
 from memorylink.ids import decode_id, encode_id
 from memorylink.models import (
     Memory,
@@ -207,6 +209,8 @@ class StoreAdmin(StoreCore):
                 )
                 for c in self._storage.iter_changes_with_vectors()
             )
+            reseal_outbox(self._storage, old_codec.cipher, new_cipher)
+            reseal_webhooks(self._storage, old_codec.cipher, new_cipher)
             old_snapshot = state.snapshot_path()
             state.codec = new_codec
             self._codec = new_codec

@@ -93,6 +93,23 @@ class EventSettings(BaseModel):
     retention_days: float = Field(
         7.0, gt=0, description="keep events this long for the feed, and always until every enabled endpoint had them"
     )
+    deliver: bool = Field(True, description="run a webhook delivery worker in this process while endpoints exist")
+    delivery_poll_interval_s: float = Field(
+        1.0, gt=0, le=60, description="how often the worker looks for events committed by other processes"
+    )
+    delivery_lease_s: float = Field(
+        15.0,
+        ge=1,
+        le=600,
+        description="one process delivers at a time; a lease not renewed for this long is taken over",
+    )
+    circuit_breaker_threshold: int = Field(
+        5, ge=1, le=1000, description="consecutive failures after which an endpoint is paused (circuit open)"
+    )
+    circuit_breaker_cooldown_s: float = Field(
+        30.0, gt=0, le=3600, description="pause before a paused endpoint is probed again (doubles while probes fail)"
+    )
+    prune_interval_s: float = Field(60.0, gt=0, description="how often the worker prunes the outbox")
 
 
 class Settings(BaseModel):

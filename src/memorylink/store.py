@@ -31,7 +31,10 @@ from memorylink.errors import (
     EmbedderMismatchError,
     ValidationError,
 )
+from memorylink.events.delivery import DeliveryWorker
 from memorylink.events.emitter import EventEmitter
+from memorylink.events.outbox import Outbox
+from memorylink.events.webhook_manager import WebhookManager
 from memorylink.ids import IdGenerator
 from memorylink.index.base import VectorIndex
 from memorylink.models import (
@@ -84,6 +87,8 @@ class MemoryStore(StoreWrites, StoreReads, StoreAdmin):
         self._ids = IdGenerator()
         self._query_cache: LruCache[str, npt.NDArray[np.float32]] = LruCache(self.settings.search.query_cache_size)
         self._closed = False
+        self._outbox = Outbox(storage, lambda: self._codec.cipher, self.settings.events)
+        self.events.bind_outbox(self._outbox)
         self._prepare_storage(cipher, kdf, reembed)
         index_type: Any = type(index)
         self._state = DerivedState(
@@ -100,6 +105,22 @@ class MemoryStore(StoreWrites, StoreReads, StoreAdmin):
             self._reembed_all()
         else:
             self._state.load(self._embed)
+        self.webhooks = WebhookManager(
+            storage,
+            lambda: self._codec.cipher,
+            self._outbox,
+            self.settings.limits,
+            check_open=self._check_open,
+            on_change=self._webhooks_changed,
+        )
+        """Webhook endpoints: ``store.webhooks.add(url, events=["memory.*"])`` and friends."""
+        self._delivery = DeliveryWorker(storage, self._outbox, lambda: self._codec.cipher, self.settings.events)
+        self._webhooks_changed()
+
+    def _webhooks_changed(self) -> None:
+        if self.settings.events.deliver and self._storage.has_webhooks():
+            self._delivery.start()
+            self._delivery.wake()
 
     # -- opening -------------------------------------------------------------------------
 
@@ -257,6 +278,7 @@ class MemoryStore(StoreWrites, StoreReads, StoreAdmin):
         if self._closed:
             return
         try:
+            self._delivery.stop()
             self._state.refresh(force=True)
             self._state.checkpoint()
         finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ from memorylink.errors import NotFoundError, StoreCorruptedError
 from memorylink.events.models import Event
 from memorylink.storage.base import EventStorage
 
-__all__ = ["Outbox", "StoredEvent"]
+__all__ = ["Outbox", "StoredEvent", "reseal_outbox"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +34,9 @@ class StoredEvent:
 class Outbox:
     """Seals events into the outbox and reads them back in commit order."""
 
-    def __init__(self, storage: EventStorage, cipher: Cipher, settings: EventSettings) -> None:
+    def __init__(self, storage: EventStorage, cipher: Callable[[], Cipher], settings: EventSettings) -> None:
         self._storage = storage
-        self._cipher = cipher
+        self._cipher = cipher  # a source, not a value: rotate_key swaps the store's cipher
         self._settings = settings
         self.committed = threading.Condition()
         """Notified after this process commits events (feeds and the delivery worker wait on it)."""
@@ -64,14 +64,14 @@ class Outbox:
             payload = {"e": event.model_dump(mode="json"), "p": extra or {}}
             plain = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
             created_ms = int(event.timestamp.timestamp() * 1000)
-            rows.append((event.id, created_ms, self._cipher.encrypt(plain, _associated_data(event.id))))
+            rows.append((event.id, created_ms, self._cipher().encrypt(plain, _associated_data(event.id))))
         return self._storage.append_events(rows)
 
     def read(self, after_seq: int, limit: int = 500) -> list[StoredEvent]:
         """Events with seq above ``after_seq``, oldest first."""
         stored: list[StoredEvent] = []
         for row in self._storage.events_after(after_seq, limit):
-            plain = self._cipher.decrypt(row.body, _associated_data(row.event_id))
+            plain = self._cipher().decrypt(row.body, _associated_data(row.event_id))
             try:
                 payload = json.loads(plain)
                 event = Event.model_validate(payload["e"])
@@ -96,6 +96,23 @@ class Outbox:
 
     def last_seq(self) -> int:
         return self._storage.last_event_seq()
+
+
+def reseal_outbox(storage: EventStorage, old: Cipher, new: Cipher) -> None:
+    """Re-encrypt every outbox event under ``new`` (inside the caller's key-rotation transaction)."""
+    seq = 0
+    while True:
+        page = storage.events_after(seq, 1000)
+        if not page:
+            return
+        storage.replace_event_bodies(
+            (
+                row.seq,
+                new.encrypt(old.decrypt(row.body, _associated_data(row.event_id)), _associated_data(row.event_id)),
+            )
+            for row in page
+        )
+        seq = page[-1].seq
 
 
 def _associated_data(event_id: str) -> bytes:

@@ -119,6 +119,8 @@ class EventStorage(Protocol):
 
     def last_event_seq(self) -> int: ...
 
+    def replace_event_bodies(self, rows: Iterable[tuple[int, bytes]]) -> None: ...
+
     def prune_events(self, before_ms: int, below_seq: int) -> int: ...
 
     def insert_webhook(self, row: WebhookRow) -> None: ...
@@ -127,7 +129,7 @@ class EventStorage(Protocol):
         self,
         webhook_id: str,
         *,
-        updated_at: int,
+        updated_at: int | None = None,
         body: bytes | None = None,
         enabled: bool | None = None,
         cursor: int | None = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from memorylink.storage.base import DeliveryRow, DeliveryState, OutboxRow, WebhookRow
@@ -81,6 +81,11 @@ class SqliteEventTables:
             row = self._connection.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
         return 0 if row is None else int(row[0])
 
+    def replace_event_bodies(self, rows: Iterable[tuple[int, bytes]]) -> None:
+        """Replace sealed event bodies by seq (key rotation)."""
+        with self._mutex:
+            self._connection.executemany("UPDATE outbox SET body = ? WHERE seq = ?", ((b, s) for s, b in rows))
+
     def prune_events(self, before_ms: int, below_seq: int) -> int:
         """Delete events older than ``before_ms`` with seq below ``below_seq``, and their delivery records."""
         with self._mutex:
@@ -106,15 +111,16 @@ class SqliteEventTables:
         self,
         webhook_id: str,
         *,
-        updated_at: int,
+        updated_at: int | None = None,
         body: bytes | None = None,
         enabled: bool | None = None,
         cursor: int | None = None,
     ) -> bool:
-        """Change the given columns; False if there is no such endpoint."""
-        sets = ["updated_at = ?"]
-        values: list[object] = [updated_at]
+        """Change the given columns; False if there is no such endpoint (or nothing to change)."""
+        sets: list[str] = []
+        values: list[object] = []
         for column, value in (
+            ("updated_at", updated_at),
             ("body", body),
             ("enabled", None if enabled is None else int(enabled)),
             ("cursor", cursor),
@@ -122,6 +128,8 @@ class SqliteEventTables:
             if value is not None:
                 sets.append(f"{column} = ?")
                 values.append(value)
+        if not sets:
+            return False
         with self._mutex:
             cursor_ = self._connection.execute(
                 f"UPDATE webhooks SET {', '.join(sets)} WHERE id = ?", (*values, webhook_id)
