@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from memorylink import IndexSettings, MemoryStore, Settings
+from memorylink import EventSettings, IndexSettings, MemoryStore, Settings
 from memorylink.embedders.hashing import HashingEmbedder
 
 KEYS = [bytes([n]) * 32 for n in range(1, 4)]
@@ -49,7 +49,11 @@ def main() -> None:
     directory, mode = Path(sys.argv[1]), sys.argv[2]
     count = int(sys.argv[3]) if len(sys.argv) > 3 else 1_000_000
     key_index = int(sys.argv[4]) if len(sys.argv) > 4 else 0
-    settings = Settings(index=IndexSettings(checkpoint_after_changes=150), write_chunk_size=16)
+    settings = Settings(
+        index=IndexSettings(checkpoint_after_changes=150),
+        write_chunk_size=16,
+        events=EventSettings(delivery_poll_interval_s=0.05),  # webhook mode: deliver while adding
+    )
     store = MemoryStore.open(directory, key=KEYS[key_index], embedder=HashingEmbedder(), settings=settings)
     report(ready=True)
     if mode == "add_many":

@@ -144,3 +144,8 @@ def test_a_closed_store_refuses(open_store: Callable[..., MemoryStore]) -> None:
     store.close()
     with pytest.raises(StoreClosedError):
         store.webhooks.list()
+
+
+@pytest.mark.parametrize(("events", "listed"), [("all", None), ("*", None), ("none", []), ("memory.*", ["memory.*"])])
+def test_events_as_a_bare_string(store: MemoryStore, events: str, listed: list[str] | None) -> None:
+    assert store.webhooks.add("https://example.com/hook", events=events).events == listed

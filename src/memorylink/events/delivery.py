@@ -298,20 +298,25 @@ class DeliveryWorker:
     ) -> float | None:
         """Send one event; returns 0 when done with it, the retry delay when it must wait,
         or None when the circuit breaker refused to send."""
-        monotonic = time.monotonic()
-        if not endpoint.breaker.allow(monotonic):
-            return None
         config = endpoint.config
         body = webhook_body(stored, config)
-        now = datetime.now(UTC)
-        headers = webhook_headers(config.signing_secrets(now), stored.event.id, int(self._clock()), body)
-        result = self._send(config, body, headers)
+        headers = webhook_headers(config.signing_secrets(datetime.now(UTC)), stored.event.id, int(self._clock()), body)
+        if not endpoint.breaker.allow(time.monotonic()):
+            return None
+        delivered = False
+        try:
+            result = self._send(config, body, headers)
+            delivered = result.outcome is Outcome.DELIVERED
+        finally:
+            # Always settle the breaker: a half-open probe left unrecorded would block the endpoint.
+            if delivered:
+                endpoint.breaker.record_success()
+            else:
+                endpoint.breaker.record_failure(time.monotonic())
         attempts = (existing.attempts if existing is not None else 0) + 1
-        if result.outcome is Outcome.DELIVERED:
-            endpoint.breaker.record_success()
+        if delivered:
             state, next_at, wait = DeliveryState.DELIVERED, None, 0.0
         else:
-            endpoint.breaker.record_failure(time.monotonic())
             out_of_attempts = attempts >= config.retry.max_attempts
             if result.outcome is Outcome.GIVE_UP or out_of_attempts:
                 state, next_at, wait = DeliveryState.DEAD, None, 0.0

@@ -10,9 +10,12 @@ from memorylink.errors import ValidationError
 __all__ = ["MAX_PATTERNS", "EventFilter"]
 
 MAX_PATTERNS = 64
-_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
-_PREFIX = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*\.\*$")
-_FORMS = "'*', 'all', 'none', event names such as 'memory.created', or prefixes such as 'memory.*'"
+_NAME = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
+_PREFIX = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*\.\*")
+_FORMS = (
+    "a list whose entries are '*', event names such as 'memory.created' or prefixes such as 'memory.*'; "
+    "or None / '*' / 'all' for every event, 'none' / [] for none"
+)
 
 
 class EventFilter:
@@ -20,10 +23,20 @@ class EventFilter:
 
     __slots__ = ("_all", "_names", "_prefixes")
 
+    _all: bool
+    _names: frozenset[str]
+    _prefixes: frozenset[str]  # stored with their trailing ".", e.g. "memory."
+
     def __init__(self, *, everything: bool, names: frozenset[str], prefixes: frozenset[str]) -> None:
-        self._all = everything
-        self._names = names
-        self._prefixes = prefixes  # stored with their trailing ".", e.g. "memory."
+        object.__setattr__(self, "_all", everything)
+        object.__setattr__(self, "_names", frozenset(names))
+        object.__setattr__(self, "_prefixes", frozenset(prefixes))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"EventFilter is immutable; cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"EventFilter is immutable; cannot delete {name!r}")
 
     @classmethod
     def parse(cls, value: Iterable[str] | str | None) -> EventFilter:
@@ -40,11 +53,11 @@ class EventFilter:
         try:
             items = list(entries)
         except TypeError:
-            raise ValidationError(f"events must be a list of strings: {_FORMS}", field="events") from None
-        unique = set()
+            raise ValidationError(f"events must be {_FORMS}", field="events") from None
+        unique: set[str] = set()
         for item in items:
-            if not isinstance(item, str) or not (item == "*" or _NAME.match(item) or _PREFIX.match(item)):
-                raise ValidationError(f"events: {item!r} is not one of {_FORMS}", field="events")
+            if not isinstance(item, str) or not (item == "*" or _NAME.fullmatch(item) or _PREFIX.fullmatch(item)):
+                raise ValidationError(f"events: bad entry {item!r}; events must be {_FORMS}", field="events")
             unique.add(item)
         if len(unique) > MAX_PATTERNS:
             raise ValidationError(f"events: {len(unique)} patterns given; the limit is {MAX_PATTERNS}", field="events")
@@ -56,10 +69,12 @@ class EventFilter:
 
     @property
     def matches_all(self) -> bool:
+        """Whether every event passes."""
         return self._all
 
     @property
     def matches_none(self) -> bool:
+        """Whether no event passes."""
         return not self._all and not self._names and not self._prefixes
 
     def matches(self, event_type: str) -> bool:

@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import secrets as _secrets
 import time
 from collections.abc import Mapping, Sequence
@@ -23,6 +24,7 @@ __all__ = ["generate_secret", "secret_key", "sign", "signature_header", "verify"
 PREFIX = "whsec_"
 MIN_KEY_BYTES = 24
 MAX_KEY_BYTES = 64
+_TIMESTAMP = re.compile(r"-?[0-9]+")
 
 
 def generate_secret() -> str:
@@ -53,9 +55,12 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     """``v1,<base64 HMAC-SHA256 of "{message_id}.{timestamp}.{body}">``."""
     if not isinstance(message_id, str) or not message_id:
         raise ValidationError("message_id must be a non-empty string", field="message_id")
+    return _signature(secret_key(secret), message_id, timestamp, body)
+
+
+def _signature(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:
     content = f"{message_id}.{int(timestamp)}.".encode() + body
-    digest = hmac.new(secret_key(secret), content, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
+    return "v1," + base64.b64encode(hmac.new(key, content, hashlib.sha256).digest()).decode()
 
 
 def signature_header(secrets: Sequence[str], message_id: str, timestamp: int, body: bytes) -> str:
@@ -80,24 +85,29 @@ def verify(
     """Check a received delivery (header names in any case).
 
     Raises:
-        WebhookVerificationError: A header is missing, the timestamp is not an integer or is
-            more than ``tolerance_s`` from ``now``, or no ``v1`` signature matches.
+        WebhookVerificationError: A header is missing or empty, the timestamp is not an integer
+            or is more than ``tolerance_s`` from ``now``, or no ``v1`` signature matches.
+        ValidationError: ``secret`` itself is not a valid ``whsec_`` secret.
     """
-    lowered = {name.lower(): value for name, value in headers.items()}
-    try:
-        message_id = lowered["webhook-id"]
-        raw_timestamp = lowered["webhook-timestamp"]
-        signatures = lowered["webhook-signature"]
-    except KeyError as missing:
-        raise WebhookVerificationError(f"missing header {missing.args[0]}") from None
+    key = secret_key(secret)
+    lowered = {name.lower(): value for name, value in headers.items() if isinstance(name, str)}
+    values: list[str] = []
+    for name in ("webhook-id", "webhook-timestamp", "webhook-signature"):
+        value = lowered.get(name)
+        if not isinstance(value, str) or not value:
+            raise WebhookVerificationError(f"missing header {name}")
+        values.append(value)
+    message_id, raw_timestamp, signatures = values
+    if not _TIMESTAMP.fullmatch(raw_timestamp):
+        raise WebhookVerificationError("webhook-timestamp is not an integer")
     try:
         timestamp = int(raw_timestamp)
-    except ValueError:
+    except ValueError:  # more digits than int() accepts
         raise WebhookVerificationError("webhook-timestamp is not an integer") from None
     current = int(time.time()) if now is None else now
     if abs(current - timestamp) > tolerance_s:
         raise WebhookVerificationError(f"webhook-timestamp is more than {tolerance_s} s from now")
-    expected = sign(secret, message_id, timestamp, body).encode()
+    expected = _signature(key, message_id, timestamp, body).encode()
     for candidate in signatures.split(" "):
         version, _, _ = candidate.partition(",")
         if version == "v1" and hmac.compare_digest(candidate.encode(), expected):

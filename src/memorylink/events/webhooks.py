@@ -162,7 +162,7 @@ def build_config(
     limits: Limits,
 ) -> WebhookConfig:
     """Validate endpoint settings at the edge; every error names its field."""
-    parsed_filter = EventFilter.parse(events if not isinstance(events, str) else [events] if events else events)
+    parsed_filter = EventFilter.parse(events)
     if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not 0 < timeout_s <= MAX_TIMEOUT_S:
         raise ValidationError(f"timeout_s must be a number in (0, {MAX_TIMEOUT_S:g}]", field="timeout_s")
     if description is not None and (not isinstance(description, str) or len(description) > MAX_DESCRIPTION):
