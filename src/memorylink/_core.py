@@ -27,6 +27,7 @@ from memorylink.errors import (
 from memorylink.events.emitter import EventEmitter
 from memorylink.events.models import Event
 from memorylink.events.outbox import Outbox
+from memorylink.events.webhook_manager import WebhookManager
 from memorylink.ids import IdGenerator, decode_id, encode_id
 from memorylink.models import (
     NewMemory,
@@ -57,6 +58,7 @@ class StoreCore:
     _closed: bool
     _state: DerivedState
     _outbox: Outbox
+    webhooks: WebhookManager
 
     @property
     def closed(self) -> bool:
@@ -136,13 +138,22 @@ class StoreCore:
         *,
         durable: bool = True,
     ) -> None:
-        """An event that reports no single write (a search, a finished batch): staged in its own
-        transaction when the outbox is active and ``durable``, then published."""
+        """One event that reports no single write (see :meth:`_emit_all`)."""
+        self._emit_all([(event_type, scope, data)], durable=durable)
+
+    def _emit_all(
+        self,
+        specs: Sequence[tuple[str, tuple[str | None, str | None, str | None], dict[str, Any]]],
+        *,
+        durable: bool = True,
+    ) -> None:
+        """Events that report no single write (a search, a finished batch): staged together in
+        their own transaction when the outbox is active and ``durable``, then published."""
         if durable and self._outbox.active():  # checked outside a transaction: a read costs no write lock
             with self._storage.transaction():
-                events = self._stage(lambda: [(self._event(event_type, scope, data), None)])
-        elif self.events.has_listeners(event_type):
-            events = [self._event(event_type, scope, data)]
+                events = self._stage(lambda: [(self._event(kind, scope, data), None) for kind, scope, data in specs])
+        elif any(self.events.has_listeners(kind) for kind, _, _ in specs):
+            events = [self._event(kind, scope, data) for kind, scope, data in specs]
         else:
             return
         self._publish(events)

@@ -213,8 +213,12 @@ class StoreReads(StoreCore):
                 "sort_by": sort_by,
             },
         )
-        # A search is a read: it takes the write lock to record its event only when asked to.
-        durable = self._outbox.settings.outbox == "always"
+        # A search is a read: it takes the write lock to record its event only when asked to
+        # (outbox "always"), or when a webhook endpoint subscribes to searches.
+        mode = self._outbox.settings.outbox
+        durable = mode == "always" or (
+            mode == "auto" and self.webhooks.wants("memory.searched", self._state.data_version)
+        )
         if not durable and not self.events.has_listeners("memory.searched"):
             return result
         self._emit(

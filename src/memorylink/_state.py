@@ -182,6 +182,11 @@ class DerivedState:
 
     # -- keeping up with the journal -------------------------------------------------------
 
+    @property
+    def data_version(self) -> int:
+        """Storage's data version as of the last refresh (it moves when another process commits)."""
+        return self._data_version
+
     def note_write(self, vectors_by_seq: dict[int, npt.NDArray[np.float32]] | None = None) -> None:
         """Record that this process committed journal entries (and the vectors it already has).
 

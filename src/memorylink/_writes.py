@@ -145,11 +145,18 @@ class StoreWrites(StoreCore):
         result = BatchResult(
             succeeded=sum(1 for r in final if r.ok), failed=sum(1 for r in final if not r.ok), items=final
         )
-        self._emit(
-            "batch.completed",
-            (None, None, None),
-            {"succeeded": result.succeeded, "failed": result.failed, "ids": result.ids},
-        )
+        # One memory.error per rejected item (its position and why; never its text), then the summary.
+        failures: list[tuple[str, tuple[str | None, str | None, str | None], dict[str, Any]]] = [
+            (
+                "memory.error",
+                (None, None, None),
+                {"operation": "add_many", "index": item.index, **item.error.model_dump()},
+            )
+            for item in final
+            if item.error is not None
+        ]
+        summary = {"succeeded": result.succeeded, "failed": result.failed, "ids": result.ids}
+        self._emit_all([*failures, ("batch.completed", (None, None, None), summary)])
         return result
 
     def update(

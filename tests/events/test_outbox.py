@@ -43,6 +43,7 @@ def test_every_change_is_recorded_with_the_event_subscribers_saw(open_store: Cal
         "memory.created",
         "memory.created",
         "memory.created",
+        "memory.error",
         "batch.completed",
         "memory.deleted",
         "memory.deleted",
@@ -58,10 +59,11 @@ def test_every_change_is_recorded_with_the_event_subscribers_saw(open_store: Cal
     assert text_update.data == {"id": first.id, "version": 2, "changed": ["text"]}
     assert records[1].private == {"text": "the cat sat on the warm mat"}
     assert tag_update.data["changed"] == ["tags"]
-    assert durable[6].data == {"succeeded": 3, "failed": 1, "ids": batch.ids}
+    assert durable[6].data["index"] == 3
+    assert durable[7].data == {"succeeded": 3, "failed": 1, "ids": batch.ids}
     # Deletions carry the deleted memory's own scope, whoever asked.
-    assert (durable[7].user_id, durable[7].agent_id) == ("ann", "bot")
-    assert durable[8].user_id == "bob" and durable[8].data == {"id": batch.ids[2]}
+    assert (durable[8].user_id, durable[8].agent_id) == ("ann", "bot")
+    assert durable[9].user_id == "bob" and durable[9].data == {"id": batch.ids[2]}
     assert all(e.id.startswith("evt_") and e.source.startswith("memorylink/") for e in durable)
 
 
@@ -243,3 +245,31 @@ def test_searches_are_recorded_only_when_the_outbox_is_always_on(open_store: Cal
     auto.events.subscribe(seen.append, types=["memory.searched"])
     auto.search("anything")
     assert [e.type for e in seen] == ["memory.searched"] and stored(auto) == []
+
+
+def test_searches_are_recorded_when_an_endpoint_subscribes_to_them(open_store: Callable[..., MemoryStore]) -> None:
+    store = open_store(settings=Settings(events=EventSettings(deliver=False)))
+    store.add("the cat sat on the mat")
+    hook = store.webhooks.add("https://example.com/hook", events=["memory.created"])
+    store.search("cat")
+    assert [r.event.type for r in stored(store)] == []
+    store.webhooks.update(hook.id, events=["memory.*"])
+    store.search("cat")
+    assert [r.event.type for r in stored(store)] == ["memory.searched"]
+    store.webhooks.disable(hook.id)
+    store.search("cat")
+    assert len(stored(store)) == 1
+
+
+def test_rejected_batch_items_emit_memory_error(open_store: Callable[..., MemoryStore]) -> None:
+    store = open_store(settings=ALWAYS)
+    seen: list[Event] = []
+    store.events.subscribe(seen.append, types=["memory.error", "batch.completed"])
+    store.add_many(["fine", {"text": ""}, {"text": "ok", "tags": ["x" * 500]}])
+    errors = [e for e in seen if e.type == "memory.error"]
+    assert [(e.data["operation"], e.data["index"], e.data["code"]) for e in errors] == [
+        ("add_many", 1, "validation_error"),
+        ("add_many", 2, "limit_exceeded"),
+    ]
+    assert seen[-1].type == "batch.completed"
+    assert [r.event.type for r in stored(store)][-3:] == ["memory.error", "memory.error", "batch.completed"]

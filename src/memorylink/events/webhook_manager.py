@@ -12,6 +12,7 @@ from memorylink._version import __version__
 from memorylink.config import Limits
 from memorylink.crypto.base import Cipher
 from memorylink.errors import ValidationError
+from memorylink.events.event_filter import EventFilter
 from memorylink.events.models import Event
 from memorylink.events.outbox import Outbox
 from memorylink.events.retry import RetryPolicy
@@ -65,8 +66,29 @@ class WebhookManager:
         self._outbox = outbox
         self._limits = limits
         self._check_open = check_open
-        self._on_change = on_change
+        self._notify = on_change
         self._sender_factory = sender_factory
+        self._changes = 0
+        self._wants_key: tuple[int, int] | None = None
+        self._wanted: builtins.list[EventFilter] = []
+
+    def _on_change(self) -> None:
+        self._changes += 1
+        self._notify()
+
+    def wants(self, event_type: str, data_version: int) -> bool:
+        """Whether an enabled endpoint takes ``event_type`` (cached until a webhook changes).
+
+        ``data_version`` is the storage's, as last seen by the caller: it moves when another
+        process commits, which is when its endpoint changes could show.
+        """
+        key = (data_version, self._changes)
+        if key != self._wants_key:
+            self._wanted = [
+                self._codec.open(row).event_filter() for row in self._storage.list_webhooks() if row.enabled
+            ]
+            self._wants_key = key
+        return any(wanted.matches(event_type) for wanted in self._wanted)
 
     # -- endpoints -----------------------------------------------------------------------
 
