@@ -27,6 +27,31 @@ def test_method_sets_match() -> None:
         assert inspect.signature(getattr(AsyncMemoryStore, name)) == inspect.signature(getattr(MemoryStore, name))
 
 
+def test_webhook_method_sets_match() -> None:
+    from memorylink.async_store import AsyncWebhookManager
+    from memorylink.events.webhook_manager import WebhookManager
+
+    assert public_methods(AsyncWebhookManager) == public_methods(WebhookManager)
+    for name in public_methods(WebhookManager):
+        assert inspect.iscoroutinefunction(getattr(AsyncWebhookManager, name)), name
+        assert inspect.signature(getattr(AsyncWebhookManager, name)) == inspect.signature(getattr(WebhookManager, name))
+
+
+def test_async_webhooks(tmp_path: Path) -> None:
+    from memorylink import EventSettings, Settings
+
+    async def main() -> None:
+        settings = Settings(events=EventSettings(deliver=False))
+        store = await AsyncMemoryStore.open(tmp_path / "s", key=KEY, embedder=HashingEmbedder(), settings=settings)
+        async with store:
+            created = await store.webhooks.add("https://example.com/hook", events=["memory.*"])
+            assert [e.id for e in await store.webhooks.list()] == [created.id]
+            assert (await store.webhooks.disable(created.id)).enabled is False
+            assert await store.webhooks.remove(created.id) is True
+
+    asyncio.run(main())
+
+
 def test_async_round_trip(tmp_path: Path) -> None:
     async def scenario() -> None:
         loop_thread = threading.get_ident()

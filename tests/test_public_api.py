@@ -40,6 +40,7 @@ EXPECTED = [
     "StoreCorruptedError",
     "StoreStats",
     "ValidationError",
+    "WebhookVerificationError",
     "__version__",
 ]
 

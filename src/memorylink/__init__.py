@@ -18,6 +18,7 @@ from memorylink.errors import (
     StoreClosedError,
     StoreCorruptedError,
     ValidationError,
+    WebhookVerificationError,
 )
 from memorylink.events import Event, EventEmitter
 from memorylink.filters import Filter
@@ -68,5 +69,6 @@ __all__ = [
     "StoreCorruptedError",
     "StoreStats",
     "ValidationError",
+    "WebhookVerificationError",
     "__version__",
 ]

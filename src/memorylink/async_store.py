@@ -17,9 +17,10 @@ from memorylink._concurrency import run_sync_in_thread
 from memorylink.config import Settings
 from memorylink.embedders.base import Embedder
 from memorylink.events.emitter import EventEmitter
+from memorylink.events.webhook_manager import WebhookManager
 from memorylink.store import MemoryStore
 
-__all__ = ["AsyncMemoryStore"]
+__all__ = ["AsyncMemoryStore", "AsyncWebhookManager"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -35,6 +36,37 @@ def _offload(
     return offloaded
 
 
+def _offload_webhooks(
+    method: Callable[Concatenate[WebhookManager, P], R],
+) -> Callable[Concatenate[AsyncWebhookManager, P], Coroutine[Any, Any, R]]:
+    async def offloaded(self: AsyncWebhookManager, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await run_sync_in_thread(method, self.sync, *args, **kwargs)
+
+    functools.update_wrapper(offloaded, method)
+    return offloaded
+
+
+class AsyncWebhookManager:
+    """Async twin of :class:`~memorylink.events.webhook_manager.WebhookManager` (``store.webhooks``)."""
+
+    def __init__(self, manager: WebhookManager) -> None:
+        self.sync = manager
+
+    add = _offload_webhooks(WebhookManager.add)
+    list = _offload_webhooks(WebhookManager.list)
+    get = _offload_webhooks(WebhookManager.get)
+    update = _offload_webhooks(WebhookManager.update)
+    remove = _offload_webhooks(WebhookManager.remove)
+    enable = _offload_webhooks(WebhookManager.enable)
+    disable = _offload_webhooks(WebhookManager.disable)
+    rotate_secret = _offload_webhooks(WebhookManager.rotate_secret)
+    config = _offload_webhooks(WebhookManager.config)
+    deliveries = _offload_webhooks(WebhookManager.deliveries)
+    redeliver = _offload_webhooks(WebhookManager.redeliver)
+    test = _offload_webhooks(WebhookManager.test)
+    wants = _offload_webhooks(WebhookManager.wants)
+
+
 class AsyncMemoryStore:
     """Async twin of :class:`MemoryStore`: ``await store.add(...)``, ``await store.search(...)``.
 
@@ -44,6 +76,7 @@ class AsyncMemoryStore:
 
     def __init__(self, store: MemoryStore) -> None:
         self.sync = store
+        self.webhooks = AsyncWebhookManager(store.webhooks)
 
     @classmethod
     async def open(
