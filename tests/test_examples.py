@@ -22,3 +22,49 @@ def test_quickstart_runs() -> None:
     first_hit = out.split("What does Alice like when travelling?")[1].splitlines()[1]
     assert "Alice prefers window seats" in first_hit
     assert "Deploy the payments service" in out.split("High-priority work")[1]
+
+
+def test_webhook_receiver_verifies_and_deduplicates(tmp_path: Path) -> None:
+    import os
+
+    import httpx
+
+    from memorylink import EventSettings, MemoryStore, Settings
+    from memorylink.embedders.hashing import HashingEmbedder
+    from memorylink.events import generate_secret
+
+    secret = generate_secret()
+    receiver = subprocess.Popen(
+        [sys.executable, str(ROOT / "examples" / "webhook_receiver.py"), "0"],
+        env={**os.environ, "MEMORYLINK_RECEIVER_SECRET": secret},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert receiver.stdout is not None
+        url = receiver.stdout.readline().split("listening on ")[1].strip()
+        settings = Settings(events=EventSettings(deliver=False))
+        with MemoryStore.open(tmp_path / "s", key=bytes(32), embedder=HashingEmbedder(), settings=settings) as store:
+            hook = store.webhooks.add(url, secret=secret)
+            memory = store.add("hello receiver")
+            store._delivery.run_once()
+            (delivery,) = store.webhooks.deliveries(hook.id)
+            assert (delivery.state, delivery.last_status) == ("delivered", 204)
+            assert delivery.event_id is not None
+            store.webhooks.redeliver(hook.id, delivery.event_id)  # a duplicate: accepted, not handled twice
+            store._delivery.run_once()
+            store.add("second")
+            store._delivery.run_once()
+        forged = httpx.post(
+            url,
+            content=b'{"type": "memory.deleted"}',
+            headers={"webhook-id": "evt_x", "webhook-timestamp": "1", "webhook-signature": "v1,AAAA"},
+        )
+        assert forged.status_code == 400
+    finally:
+        receiver.terminate()
+        out, err = receiver.communicate(timeout=10)
+    handled = [line for line in out.splitlines() if line.startswith("memory.")]
+    assert handled[0].startswith("memory.created") and memory.id in handled[0]
+    assert len(handled) == 2, (out, err)
