@@ -287,3 +287,14 @@ def test_webhook_settings_and_outbox_are_encrypted_and_survive_key_rotation(
         data = path.read_bytes()
         for needle in ("canary-token-55", "canary-desc-91", "canary-text-27", "127.0.0.1", hook.secret[6:]):
             assert needle.encode() not in data, (needle, path.name)
+
+
+def test_an_event_committed_during_a_delivery_round_is_not_slept_through(
+    open_store: Callable[..., MemoryStore], receiver: Any
+) -> None:
+    # A long poll interval: only this process's own wake-ups can make delivery prompt.
+    store = open_store(settings=Settings(events=EventSettings(delivery_poll_interval_s=60)))
+    store.webhooks.add(receiver.url)
+    for n in range(1, 21):
+        store.add(f"one after another {n}")  # committed while the previous round is finishing
+        assert len(receiver.wait_for(n, timeout_s=5)) == n, f"event {n} waited for the poll interval"

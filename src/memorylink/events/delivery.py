@@ -195,16 +195,17 @@ class DeliveryWorker:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
+            # Taken before the round: a commit or wake-up during the round starts the next one
+            # at once instead of being slept through.
+            with self._outbox.committed:
+                generation = self._outbox.generation
             try:
                 wait_s = self.run_once()
             except Exception:
                 logger.exception("webhook delivery round failed; retrying")
                 wait_s = self._settings.delivery_poll_interval_s
-            if self._stopping.is_set():
-                return
-            seen = self._outbox.last_seq()
             with self._outbox.committed:
-                if not self._stopping.is_set() and self._outbox.last_seq() == seen:
+                if not self._stopping.is_set() and self._outbox.generation == generation:
                     self._outbox.committed.wait(max(0.01, min(wait_s, self._settings.delivery_poll_interval_s)))
 
     # -- one round -----------------------------------------------------------------------

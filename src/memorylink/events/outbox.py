@@ -40,9 +40,12 @@ class Outbox:
         self._settings = settings
         self.committed = threading.Condition()
         """Notified after this process commits events (feeds and the delivery worker wait on it)."""
+        self.generation = 0
+        """Counts notifications, so a waiter can tell whether one came since it last looked."""
 
     def notify_committed(self) -> None:
         with self.committed:
+            self.generation += 1
             self.committed.notify_all()
 
     @property
