@@ -298,3 +298,25 @@ def test_an_event_committed_during_a_delivery_round_is_not_slept_through(
     for n in range(1, 21):
         store.add(f"one after another {n}")  # committed while the previous round is finishing
         assert len(receiver.wait_for(n, timeout_s=5)) == n, f"event {n} waited for the poll interval"
+
+
+def test_the_outbox_is_pruned_past_the_retention_but_never_ahead_of_an_enabled_endpoint(
+    open_store: Callable[..., MemoryStore], receiver: Any, drain: Callable[..., None]
+) -> None:
+    retention = EventSettings(deliver=False, retention_days=1e-9, prune_interval_s=1e-6)
+    store = open_store(settings=Settings(events=retention))
+    delivered = store.webhooks.add(receiver.url + "?fast")
+    store.add("delivered, then pruned")
+    drain(store._delivery.run_once)
+    assert store._outbox.read(0) == []
+    assert [d.event_id for d in store.webhooks.deliveries(delivered.id)] == []  # records go with their events
+    # An enabled endpoint that has not had an event yet holds it, whatever its age.
+    receiver.default = 500
+    slow = store.webhooks.add(receiver.url + "?slow", retry={"max_attempts": 50, "initial_delay_s": 60})
+    store.webhooks.disable(delivered.id)
+    kept = store.add("waiting for the slow endpoint")
+    store._delivery.run_once()
+    time.sleep(0.01)
+    store._delivery.run_once()
+    assert [r.event.data["id"] for r in store._outbox.read(0)] == [kept.id]
+    assert store.webhooks.deliveries(slow.id)[0].state == "pending"

@@ -220,7 +220,7 @@ class DeliveryWorker:
         for row in rows:
             if row.enabled and not self._stopping.is_set():
                 next_due = min(next_due, self._serve(row, self._endpoints[row.id]))
-        self._maybe_prune(rows)
+        self._maybe_prune()
         return next_due
 
     def _endpoint(self, row: WebhookRow) -> _Endpoint:
@@ -356,15 +356,15 @@ class DeliveryWorker:
 
     # -- retention -----------------------------------------------------------------------
 
-    def _maybe_prune(self, rows: list[WebhookRow]) -> None:
+    def _maybe_prune(self) -> None:
         monotonic = time.monotonic()
         if monotonic - self._last_prune < self._settings.prune_interval_s:
             return
         self._last_prune = monotonic
         before = now_ms() - int(self._settings.retention_days * 86_400_000)
-        enabled = [row.cursor for row in rows if row.enabled]
-        below = min(enabled) + 1 if enabled else self._outbox.last_seq() + 1
-        with self._storage.transaction():
+        with self._storage.transaction():  # current cursors: this round has moved them
+            enabled = [row.cursor for row in self._storage.list_webhooks() if row.enabled]
+            below = min(enabled) + 1 if enabled else self._outbox.last_seq() + 1
             pruned = self._storage.prune_events(before, below)
         if pruned:
             logger.info("pruned %d delivered events older than the retention from the outbox", pruned)
