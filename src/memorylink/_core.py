@@ -24,6 +24,7 @@ from memorylink.errors import (
     NotFoundError,
     StoreClosedError,
 )
+from memorylink.events.context import current_request_id
 from memorylink.events.emitter import EventEmitter
 from memorylink.events.models import Event
 from memorylink.events.outbox import Outbox
@@ -107,7 +108,7 @@ class StoreCore:
                 "agent_id": scope[1],
                 "run_id": scope[2],
                 "data": data,
-                "request_id": None,
+                "request_id": current_request_id(),
                 "source": _SOURCE,
             },
         )

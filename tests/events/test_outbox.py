@@ -273,3 +273,24 @@ def test_rejected_batch_items_emit_memory_error(open_store: Callable[..., Memory
     ]
     assert seen[-1].type == "batch.completed"
     assert [r.event.type for r in stored(store)][-3:] == ["memory.error", "memory.error", "batch.completed"]
+
+
+def test_events_carry_the_request_id_of_their_call(open_store: Callable[..., MemoryStore]) -> None:
+    from memorylink import AsyncMemoryStore
+    from memorylink.errors import ValidationError
+    from memorylink.events import request_id
+
+    store = open_store(settings=ALWAYS)
+    with request_id("req-sync-1"):
+        store.add("inside")
+    store.add("outside")
+
+    async def main() -> None:
+        with request_id("req-async-2"):
+            await AsyncMemoryStore(store).add("from a task")
+
+    anyio.run(main)
+    assert [r.event.request_id for r in stored(store)] == ["req-sync-1", None, "req-async-2"]
+    for bad in ("", "x" * 200, "line\nbreak"):
+        with pytest.raises(ValidationError), request_id(bad):
+            pass

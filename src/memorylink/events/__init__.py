@@ -1,6 +1,7 @@
 """Events: what the store emits on every change, how to listen, and webhook delivery."""
 
 from memorylink.events.base import EventSink
+from memorylink.events.context import request_id
 from memorylink.events.emitter import EventCallback, EventEmitter, RecordingSink, Subscription
 from memorylink.events.event_filter import EventFilter
 from memorylink.events.feed import EventFeed
@@ -28,5 +29,6 @@ __all__ = [
     "WebhookEndpoint",
     "WebhookManager",
     "generate_secret",
+    "request_id",
     "verify",
 ]
