@@ -30,14 +30,14 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on src (the optional model dependency is not needed for this)."""
-    session.install("-e", ".[dev]")
+    session.install("-e", ".[cli,mcp,dev]")
     session.run("mypy")
 
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The whole suite, the real-model tests included: `nox -s tests -- -m "not model"` skips those."""
-    install_with_model(session, "embed,dev")
+    install_with_model(session, "embed,cli,mcp,dev")
     session.run("pytest", *session.posargs)
 
 
