@@ -29,15 +29,15 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on src (the optional model dependency is not needed for this)."""
-    session.install("-e", ".[cli,mcp,dev]")
+    """mypy --strict on src (the torch model is not needed for this; the light embedder is small)."""
+    session.install("-e", ".[embed-light,cli,mcp,dev]")
     session.run("mypy")
 
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The whole suite, the real-model tests included: `nox -s tests -- -m "not model"` skips those."""
-    install_with_model(session, "embed,cli,mcp,dev")
+    install_with_model(session, "embed,embed-light,cli,mcp,dev")
     session.run("pytest", *session.posargs)
 
 
@@ -51,7 +51,7 @@ def demo(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def benchmarks(session: nox.Session) -> None:
     """Run every benchmark script; each prints a table and writes benchmarks/results/<name>.json."""
-    install_with_model(session, "embed,dev")
+    install_with_model(session, "embed,embed-light,dev")
     scripts = session.posargs or ["ingest", "single_add", "search", "scale_100k"]
     for script in scripts:
         session.run("python", f"benchmarks/bench_{script}.py")
