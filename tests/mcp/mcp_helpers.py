@@ -8,10 +8,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from mcp.client import Client
 from mcp.server import MCPServer
 from mcp_types import CallToolResult
-
-from mcp import Client
 
 HERE = Path(__file__).resolve().parent
 SERVE_SCRIPT = HERE / "serve_mcp.py"
