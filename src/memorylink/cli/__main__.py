@@ -1,0 +1,5 @@
+"""``python -m memorylink.cli``."""
+
+from memorylink.cli import main
+
+main()
