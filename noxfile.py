@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests", "mcp_inspector"]
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
 
@@ -39,6 +41,15 @@ def tests(session: nox.Session) -> None:
     """The whole suite, the real-model tests included: `nox -s tests -- -m "not model"` skips those."""
     install_with_model(session, "embed,embed-light,cli,mcp,dev")
     session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def mcp_inspector(session: nox.Session) -> None:
+    """The MCP server checked by the MCP Inspector CLI (a client nobody here wrote); needs npx (Node.js)."""
+    if shutil.which("npx") is None:
+        session.skip("npx (Node.js) is not installed; the MCP Inspector check needs it")
+    session.install("-e", ".[cli,mcp,dev]")
+    session.run("pytest", "-m", "inspector", "tests/mcp", *session.posargs)
 
 
 @nox.session(python=PYTHON)
