@@ -47,7 +47,8 @@ class StoreInfo(BaseModel):
 def describe_store(path: str | os.PathLike[str]) -> StoreInfo:
     """Describe the store in directory ``path`` from its plaintext metadata.
 
-    Opens the database read-only: no key is needed and nothing on disk changes.
+    Opens the database read-only: no key is needed and no stored byte changes (SQLite may
+    create the empty ``-wal`` / ``-shm`` files any reader of a WAL database needs).
 
     Raises:
         ValidationError: ``path`` holds no memorylink store (``field="path"``).

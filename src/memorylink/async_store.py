@@ -107,9 +107,9 @@ class AsyncMemoryStore:
         return cls(store)
 
     @staticmethod
-    def describe(path: str | os.PathLike[str]) -> StoreInfo:
+    async def describe(path: str | os.PathLike[str]) -> StoreInfo:
         """The plaintext identity of a store (no key needed); see :meth:`MemoryStore.describe`."""
-        return MemoryStore.describe(path)
+        return await run_sync_in_thread(MemoryStore.describe, path)
 
     @property
     def events(self) -> EventEmitter:

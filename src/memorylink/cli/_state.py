@@ -95,14 +95,16 @@ class CliState:
         key_file = self.key_file_option or (
             Path(self.environ[KEY_FILE_VARIABLE]).expanduser() if self.environ.get(KEY_FILE_VARIABLE) else None
         )
-        if key_file is not None:
+        if key_file is not None and kind != "passphrase":
             _warn_if_readable_by_others(key_file)
             return {"key": read_key_file(key_file, store=self.store_path)}
+        if kind == "raw":
+            raise CliUsageError(f"this store is opened with a raw key: pass --key-file or set {KEY_FILE_VARIABLE}")
         passphrase = self.environ.get(PASSPHRASE_VARIABLE)
         if passphrase:
             return {"passphrase": passphrase}
-        if kind == "raw":
-            raise CliUsageError(f"this store is opened with a raw key: pass --key-file or set {KEY_FILE_VARIABLE}")
+        if key_file is not None:
+            raise CliUsageError(f"this store is opened with a passphrase: set {PASSPHRASE_VARIABLE}, not a key file")
         return {"passphrase": self.prompt_passphrase("Passphrase", confirm=creating)}
 
     def prompt_passphrase(self, label: str, *, confirm: bool) -> str:
