@@ -54,9 +54,9 @@ def mcp_inspector(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
-    """The quick start: store a dozen memories with the real embedder and search them."""
-    install_with_model(session, "embed")
-    session.run("python", "examples/quickstart.py")
+    """The quick start, through the CLI: a dozen memories stored with the real embedder, then filtered searches."""
+    install_with_model(session, "embed,cli")
+    session.run("memorylink", "demo")
 
 
 @nox.session(python=PYTHON)
