@@ -1,4 +1,9 @@
-"""Helpers for the MCP tests: connected SDK clients and result accessors."""
+"""Helpers for the MCP tests: connected SDK clients and result accessors.
+
+There is no conftest.py here on purpose: other tests import names from the top-level
+``conftest`` module, which a second conftest.py would shadow. So each test module defines
+the few fixtures it needs (``anyio_backend`` ...) itself.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,18 @@ from mcp.client import Client
 from mcp.server import MCPServer
 from mcp_types import CallToolResult
 
+from memorylink import Limits
+
 HERE = Path(__file__).resolve().parent
 SERVE_SCRIPT = HERE / "serve_mcp.py"
+
+
+SMALL_LIMITS = Limits(max_text_length=200, max_tags=3, max_top_k=20, max_batch_size=5, max_page_size=10)
+
+
+MODES = ["legacy", "auto"]
+"""The two ways the SDK client talks to an in-process server: JSON-RPC over memory streams after an
+initialize handshake ("legacy"), and the 2026 per-request path ("auto"). Tests parametrize ``mode``."""
 
 
 @asynccontextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from mcp.shared.exceptions import MCPError
-from mcp_helpers import connect, resource_json
+from mcp_helpers import MODES, connect, resource_json
 from mcp_types import INVALID_PARAMS
 
 from memorylink import Memory, MemoryStore, Page
@@ -14,6 +14,12 @@ from memorylink.mcp import create_server
 pytestmark = pytest.mark.anyio
 
 
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.parametrize("mode", MODES)
 async def test_lists_resources_templates_and_prompts(memory_store: MemoryStore, mode: str) -> None:
     async with connect(create_server(memory_store), mode) as client:
         resources = (await client.list_resources()).resources
@@ -26,6 +32,7 @@ async def test_lists_resources_templates_and_prompts(memory_store: MemoryStore, 
     assert all(a.description for p in prompts.values() for a in p.arguments or [])
 
 
+@pytest.mark.parametrize("mode", MODES)
 async def test_read_one_memory_and_the_recent_ones(memory_store: MemoryStore, mode: str) -> None:
     first = memory_store.add("the first memory", tags=["a"])
     second = memory_store.add("the second memory")
@@ -46,6 +53,7 @@ async def test_reading_a_missing_memory_is_a_not_found_error(memory_store: Memor
         assert (await client.list_tools()).tools  # the session goes on
 
 
+@pytest.mark.parametrize("mode", MODES)
 async def test_recall_formats_search_hits_as_context(memory_store: MemoryStore, mode: str) -> None:
     tea = memory_store.add("Alice drinks green tea every morning", tags=["drinks"])
     memory_store.add("The office is closed on Fridays")

@@ -40,6 +40,11 @@ PASSPHRASE = "a passphrase for the docs test"
 TOKEN = "docs-test-token"
 
 
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
 def blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", TEXT, re.DOTALL)
 

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import pytest
 from mcp.shared.exceptions import MCPError
-from mcp_helpers import connect, error_text, resource_json, structured
+from mcp_helpers import MODES, connect, error_text, resource_json, structured
 
 from memorylink import Memory, MemoryStore, ValidationError
 from memorylink.mcp import create_server
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
 
 
 @pytest.fixture
@@ -20,6 +25,7 @@ def two_users(store: MemoryStore) -> tuple[MemoryStore, Memory, Memory]:
     return store, alice, bob
 
 
+@pytest.mark.parametrize("mode", MODES)
 async def test_a_user_server_never_sees_another_users_memories(
     two_users: tuple[MemoryStore, Memory, Memory], mode: str
 ) -> None:
@@ -69,6 +75,7 @@ async def test_a_user_id_argument_is_refused_unless_admin(two_users: tuple[Memor
     assert [m.text for m in store.list(user_id="bob").items] == [bob.text]
 
 
+@pytest.mark.parametrize("mode", MODES)
 async def test_an_admin_server_reaches_every_user(two_users: tuple[MemoryStore, Memory, Memory], mode: str) -> None:
     store, alice, bob = two_users
     async with connect(create_server(store, admin=True), mode) as client:

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
-import pytest
-from mcp_helpers import connect, error_text, structured
+import logging
+from collections.abc import Iterator
 
-from memorylink import BatchResult, Memory, MemoryStore, Page, SearchResult
+import pytest
+from mcp_helpers import MODES, SMALL_LIMITS, connect, error_text, structured
+
+from memorylink import BatchResult, Memory, MemoryStore, Page, SearchResult, Settings, StoreCorruptedError
+from memorylink.embedders.hashing import HashingEmbedder
 from memorylink.mcp import DeleteResult, create_server
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def small_store(embedder: HashingEmbedder) -> Iterator[MemoryStore]:
+    """An in-memory store with small limits, so limit errors are cheap to provoke."""
+    with MemoryStore.open(None, embedder=embedder, settings=Settings(limits=SMALL_LIMITS)) as store:
+        yield store
+
 
 TOOLS = {
     "add_memory",
@@ -21,6 +38,7 @@ TOOLS = {
 }
 
 
+@pytest.mark.parametrize("mode", MODES)
 async def test_lists_every_tool_with_descriptions_and_schemas(memory_store: MemoryStore, mode: str) -> None:
     async with connect(create_server(memory_store, user_id="alice"), mode) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
@@ -43,6 +61,7 @@ async def test_lists_every_tool_with_descriptions_and_schemas(memory_store: Memo
     assert set(item_schema["properties"]) == {"text", "tags", "metadata", "user_id", "agent_id", "run_id"}
 
 
+@pytest.mark.parametrize("mode", MODES)
 async def test_every_tool_round_trip(memory_store: MemoryStore, mode: str) -> None:
     async with connect(create_server(memory_store, user_id="alice"), mode) as client:
         added = Memory.model_validate(
@@ -236,3 +255,26 @@ async def test_a_closed_store_is_a_tool_error(embedder: object) -> None:
     store.close()
     async with connect(server) as client:
         assert "store_closed" in error_text(await client.call_tool("list_memories", {}))
+
+
+async def test_caller_errors_are_not_logged_as_errors(
+    memory_store: MemoryStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with connect(create_server(memory_store)) as client:
+        assert error_text(await client.call_tool("add_memory", {"text": ""}))
+        assert error_text(await client.call_tool("get_memory", {"id": "0000000000000"}))
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+async def test_a_store_fault_is_a_tool_error_and_logged(
+    memory_store: MemoryStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def corrupted(*args: object, **kwargs: object) -> None:
+        raise StoreCorruptedError("record 42 failed its integrity check")
+
+    monkeypatch.setattr(memory_store, "list", corrupted)
+    async with connect(create_server(memory_store)) as client:
+        text = error_text(await client.call_tool("list_memories", {}))
+    assert "store_corrupted: record 42 failed its integrity check" in text
+    logged = [r for r in caplog.records if r.name == "memorylink.mcp._errors" and r.levelno == logging.ERROR]
+    assert logged and logged[0].exc_info

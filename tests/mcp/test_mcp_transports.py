@@ -28,6 +28,12 @@ from memorylink.mcp._transport import http_app, is_loopback
 
 pytestmark = pytest.mark.anyio
 
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
 KEY = bytes(range(32))
 TOKEN = "test-token-0123456789"
 SESSION_TIMEOUT_S = 60

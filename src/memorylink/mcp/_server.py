@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mcp.server import MCPServer
 
-from memorylink._version import __version__
+from memorylink import __version__
 from memorylink.mcp._context import register_context
 from memorylink.mcp._scope import ServerScope
 from memorylink.mcp._tools import register_tools
