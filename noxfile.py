@@ -62,7 +62,7 @@ def demo(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def benchmarks(session: nox.Session) -> None:
     """Run every benchmark script; each prints a table and writes benchmarks/results/<name>.json."""
-    install_with_model(session, "embed,embed-light,dev")
-    scripts = session.posargs or ["ingest", "single_add", "search", "scale_100k"]
+    install_with_model(session, "embed,embed-light,cli,dev")
+    scripts = session.posargs or ["ingest", "single_add", "search", "scale_100k", "embedders", "cli"]
     for script in scripts:
         session.run("python", f"benchmarks/bench_{script}.py")
