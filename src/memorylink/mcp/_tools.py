@@ -117,6 +117,8 @@ def register_tools(server: MCPServer, store: MemoryStore, scope: ServerScope) ->
                     actual=len(items),
                     field="items",
                 )
+            # Items outside the server's scope fail here, alone; the rest go to add_many in one
+            # batch, and its per-item results are mapped back to the caller's positions.
             defaults = {"user_id": user_id, "agent_id": agent_id, "run_id": run_id}
             results: list[BatchItemResult] = []
             forwarded: list[tuple[int, object]] = []
