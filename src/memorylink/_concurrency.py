@@ -49,7 +49,8 @@ class ReadWriteLock:
     def _release_read(self) -> None:
         with self._condition:
             self._readers -= 1
-            if self._readers == 0:
+            # Readers only ever wait for writers, so only a waiting writer needs waking.
+            if self._readers == 0 and self._writers_waiting:
                 self._condition.notify_all()
 
     def _acquire_write(self) -> None:

@@ -228,7 +228,10 @@ class StoreCore:
                 logger.debug("memory id collision; retrying with fresh ids")
                 continue
             first_seq = last_seq - len(labels) + 1
-            self._state.note_write({first_seq + position: vectors[position] for position in range(len(labels))})
+            self._state.note_write(
+                {first_seq + position: vectors[position] for position in range(len(labels))},
+                {first_seq + position: (rows[position], bodies[position]) for position in range(len(labels))},
+            )
             self._publish(events)
             self._state.maybe_checkpoint()
             return list(zip(rows, bodies, strict=True))

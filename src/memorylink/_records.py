@@ -20,7 +20,7 @@ from memorylink.ids import created_at_of, encode_id
 from memorylink.models import Memory, MemoryVersion, trusted
 from memorylink.storage.base import HistoryRow, MemoryRow
 
-__all__ = ["Body", "Catalog", "CatalogEntry", "RecordCodec", "Scope"]
+__all__ = ["Body", "Catalog", "CatalogEntry", "RecordCodec", "Scope", "copy_json"]
 
 _ID = struct.Struct(">q")
 _ID_VERSION = struct.Struct(">qq")
@@ -49,6 +49,25 @@ class Scope:
         )
 
 
+# Body encoding, version 2 (inside the encryption)::
+#
+#     0x02 | flags | field lengths (u16 each, u32 with _WIDE) | user | agent | run | tags | metadata | text
+#
+# Flags say which optional fields are present (tags and metadata as compact JSON); the text
+# takes the rest. Positional framing costs 4-8 bytes where keyed JSON cost ~20 plus escapes,
+# and decodes faster. Version 1 bodies (keyed JSON, first byte ``{``) still open.
+_BODY_V2 = 2
+_AGENT, _RUN, _TAGS, _METADATA, _WIDE = 1, 2, 4, 8, 16
+_LENGTHS = {
+    flags: struct.Struct("<" + ("I" if flags & _WIDE else "H") * (1 + (flags & 15).bit_count())) for flags in range(32)
+}
+_NARROW_MAX = 0xFFFF
+
+
+def _compact_json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 @dataclass(frozen=True, slots=True)
 class Body:
     """The encrypted part of a memory."""
@@ -60,7 +79,76 @@ class Body:
     agent_id: str | None
     run_id: str | None
 
+    def encode(self) -> bytes:
+        """The version-2 plaintext (see the layout above)."""
+        flags = 0
+        parts = [self.user_id.encode()]
+        if self.agent_id is not None:
+            flags |= _AGENT
+            parts.append(self.agent_id.encode())
+        if self.run_id is not None:
+            flags |= _RUN
+            parts.append(self.run_id.encode())
+        if self.tags:
+            flags |= _TAGS
+            parts.append(_compact_json(list(self.tags)))
+        if self.metadata:
+            flags |= _METADATA
+            parts.append(_compact_json(self.metadata))
+        text = self.text.encode()
+        lengths = [len(part) for part in parts]
+        if max(lengths) > _NARROW_MAX:
+            flags |= _WIDE
+        header = _LENGTHS[flags].pack(*lengths)
+        return b"".join((bytes((_BODY_V2, flags)), header, *parts, text))
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Body:
+        """A body from :meth:`encode` output, or from a version-1 (keyed JSON) body."""
+        if raw[:1] == b"{":
+            return cls._from_json(raw)
+        if len(raw) < 2 or raw[0] != _BODY_V2:
+            raise StoreCorruptedError("memory record has an unknown body format")
+        flags = raw[1]
+        layout = _LENGTHS.get(flags)
+        if layout is None or len(raw) < 2 + layout.size:
+            raise StoreCorruptedError("memory record body is malformed")
+        lengths = layout.unpack_from(raw, 2)
+        position = 2 + layout.size
+        if position + sum(lengths) > len(raw):
+            raise StoreCorruptedError("memory record body is truncated")
+        try:
+            return cls._fields(raw, flags, lengths, position)
+        except ValueError as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            raise StoreCorruptedError(f"memory record body is malformed: {error}") from None
+
+    @classmethod
+    def _fields(cls, raw: bytes, flags: int, lengths: tuple[int, ...], position: int) -> Body:
+        end = position + lengths[0]
+        user_id = raw[position:end].decode()
+        field = 1
+        agent_id = run_id = None
+        tags: tuple[str, ...] = ()
+        metadata: dict[str, Any] = {}
+        if flags & _AGENT:
+            position, end = end, end + lengths[field]
+            field += 1
+            agent_id = raw[position:end].decode()
+        if flags & _RUN:
+            position, end = end, end + lengths[field]
+            field += 1
+            run_id = raw[position:end].decode()
+        if flags & _TAGS:
+            position, end = end, end + lengths[field]
+            field += 1
+            tags = tuple(json.loads(raw[position:end]))
+        if flags & _METADATA:
+            position, end = end, end + lengths[field]
+            metadata = json.loads(raw[position:end])
+        return cls(raw[end:].decode(), tags, metadata, user_id, agent_id, run_id)
+
     def to_json(self) -> bytes:
+        """The version-1 plaintext (keyed JSON); only tests write it now."""
         data: dict[str, Any] = {"t": self.text, "u": self.user_id}
         if self.tags:
             data["g"] = list(self.tags)
@@ -70,10 +158,10 @@ class Body:
             data["a"] = self.agent_id
         if self.run_id is not None:
             data["r"] = self.run_id
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+        return _compact_json(data)
 
     @classmethod
-    def from_json(cls, raw: bytes) -> Body:
+    def _from_json(cls, raw: bytes) -> Body:
         data = json.loads(raw)
         return cls(
             text=data["t"],
@@ -115,19 +203,19 @@ class RecordCodec:
 
     def memory_row(self, memory_id: int, body: Body, *, updated_at: int, version: int) -> MemoryRow:
         user_bi, agent_bi, run_bi = self.scope_indexes(body.user_id, body.agent_id, body.run_id)
-        sealed = self.cipher.encrypt(body.to_json(), b"ml/memory/" + _ID.pack(memory_id))
+        sealed = self.cipher.encrypt(body.encode(), b"ml/memory/" + _ID.pack(memory_id))
         return MemoryRow(memory_id, updated_at, version, user_bi, agent_bi, run_bi, sealed)
 
     def open_row(self, row: MemoryRow) -> Body:
-        return Body.from_json(self.cipher.decrypt(row.body, b"ml/memory/" + _ID.pack(row.id)))
+        return Body.decode(self.cipher.decrypt(row.body, b"ml/memory/" + _ID.pack(row.id)))
 
     def history_row(self, memory_id: int, version: int, changed_at: int, body: Body) -> HistoryRow:
         ad = b"ml/history/" + _ID_VERSION.pack(memory_id, version)
-        return HistoryRow(memory_id, version, changed_at, self.cipher.encrypt(body.to_json(), ad))
+        return HistoryRow(memory_id, version, changed_at, self.cipher.encrypt(body.encode(), ad))
 
     def open_history(self, row: HistoryRow) -> Body:
         ad = b"ml/history/" + _ID_VERSION.pack(row.memory_id, row.version)
-        return Body.from_json(self.cipher.decrypt(row.body, ad))
+        return Body.decode(self.cipher.decrypt(row.body, ad))
 
     def seal_vector(self, memory_id: int, vector: npt.NDArray[np.float32]) -> bytes:
         data = np.ascontiguousarray(vector, dtype=np.float32).tobytes()
@@ -178,6 +266,7 @@ class CatalogEntry:
     """
 
     memory_id: int
+    id_text: str
     version: int
     text: str
     tag_list: tuple[str, ...]
@@ -188,11 +277,14 @@ class CatalogEntry:
     metadata: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    # Whether every metadata value is a scalar, so a shallow copy is a full one.
+    flat_metadata: bool
 
     @classmethod
     def of(cls, row: MemoryRow, body: Body) -> CatalogEntry:
         return cls(
             memory_id=row.id,
+            id_text=encode_id(row.id),
             version=row.version,
             text=body.text,
             tag_list=body.tags,
@@ -203,6 +295,7 @@ class CatalogEntry:
             metadata=body.metadata,
             created_at=created_at_of(row.id),
             updated_at=ms_to_datetime(row.updated_at),
+            flat_metadata=not any(isinstance(value, (dict, list)) for value in body.metadata.values()),
         )
 
     def to_memory(self) -> Memory:
@@ -210,10 +303,10 @@ class CatalogEntry:
         return trusted(
             Memory,
             {
-                "id": encode_id(self.memory_id),
+                "id": self.id_text,
                 "text": self.text,
                 "tags": list(self.tag_list),
-                "metadata": copy_json(self.metadata) if self.metadata else {},
+                "metadata": self.metadata.copy() if self.flat_metadata else copy_json(self.metadata),
                 "user_id": self.user_id,
                 "agent_id": self.agent_id,
                 "run_id": self.run_id,

@@ -15,17 +15,18 @@ import mmap
 import os
 import struct
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from memorylink._concurrency import ReadWriteLock, new_mutex
-from memorylink._records import Catalog, CatalogEntry, RecordCodec
+from memorylink._records import Body, Catalog, CatalogEntry, RecordCodec, copy_json
 from memorylink.crypto.blobs import open_blob, seal_blob
 from memorylink.errors import InvalidKeyError, StoreCorruptedError
 from memorylink.index.base import VectorIndex
-from memorylink.storage.base import ChangeRow, Op
+from memorylink.storage.base import ChangeRow, MemoryRow, Op
 from memorylink.storage.sqlite import SqliteStorage
 
 __all__ = ["DerivedState"]
@@ -63,6 +64,9 @@ class DerivedState:
         self.catalog: Catalog | None = None
         self._own_lock = new_mutex()
         self._own_vectors: dict[int, npt.NDArray[np.float32]] = {}
+        # Rows this process wrote, by journal seq: the catalog takes them as they are
+        # instead of reading and decrypting them back (kept only while a catalog exists).
+        self._own_rows: dict[int, tuple[MemoryRow, Body]] = {}
         self._dirty = False
         self.applied_seq = 0
         self._data_version = -1
@@ -139,6 +143,10 @@ class DerivedState:
             self._data_version = self.storage.data_version()
             self._load_locked(embed)
             self._reconcile_locked(embed)
+            if len(self.index) == 0:
+                # An empty store's catalog costs nothing to build; its writes keep it current
+                # from here on, so searches never pay for building it later.
+                self.catalog = Catalog()
 
     def _load_locked(self, embed: EmbedTexts) -> None:
         low, high, count = self.storage.journal_bounds()
@@ -187,8 +195,12 @@ class DerivedState:
         """Storage's data version as of the last refresh (it moves when another process commits)."""
         return self._data_version
 
-    def note_write(self, vectors_by_seq: dict[int, npt.NDArray[np.float32]] | None = None) -> None:
-        """Record that this process committed journal entries (and the vectors it already has).
+    def note_write(
+        self,
+        vectors_by_seq: dict[int, npt.NDArray[np.float32]] | None = None,
+        rows_by_seq: dict[int, tuple[MemoryRow, Body]] | None = None,
+    ) -> None:
+        """Record that this process committed journal entries (and the vectors and rows it already has).
 
         The index applies them on the next read (``refresh``), not now: a write costs its
         commit, and a burst of writes is indexed in one batch. Reads never miss a commit.
@@ -196,13 +208,20 @@ class DerivedState:
         with self._own_lock:
             if vectors_by_seq:
                 self._own_vectors.update(vectors_by_seq)
+            if rows_by_seq and self.catalog is not None:
+                # The writer hands these bodies' metadata to its caller too: the catalog keeps a copy.
+                self._own_rows.update(
+                    (seq, (row, replace(body, metadata=copy_json(body.metadata)) if body.metadata else body))
+                    for seq, (row, body) in rows_by_seq.items()
+                )
             self._dirty = True
 
-    def _take_own(self) -> dict[int, npt.NDArray[np.float32]]:
+    def _take_own(self) -> tuple[dict[int, npt.NDArray[np.float32]], dict[int, tuple[MemoryRow, Body]]]:
         with self._own_lock:
             own, self._own_vectors = self._own_vectors, {}
+            rows, self._own_rows = self._own_rows, {}
             self._dirty = False
-            return own
+            return own, rows
 
     def refresh(self, *, force: bool = False) -> None:
         """Apply journal entries committed since the last call (by this or any other process)."""
@@ -218,7 +237,7 @@ class DerivedState:
             self._refresh_locked()
 
     def _refresh_locked(self) -> None:
-        own_vectors = self._take_own()
+        own_vectors, own_rows = self._take_own()
         low, high, count = self.storage.journal_bounds()
         if high <= self.applied_seq:
             return
@@ -230,9 +249,14 @@ class DerivedState:
             self.applied_seq, self.index = snapshot
             if self.catalog is not None:
                 self.catalog = None  # rebuilt on next use, from storage
-        self._apply(self.storage.changes_after(self.applied_seq), own_vectors)
+        self._apply(self.storage.changes_after(self.applied_seq), own_vectors, own_rows)
 
-    def _apply(self, changes: list[ChangeRow], own_vectors: dict[int, npt.NDArray[np.float32]] | None = None) -> None:
+    def _apply(
+        self,
+        changes: list[ChangeRow],
+        own_vectors: dict[int, npt.NDArray[np.float32]] | None = None,
+        own_rows: dict[int, tuple[MemoryRow, Body]] | None = None,
+    ) -> None:
         if not changes:
             return
         own = own_vectors or {}
@@ -265,20 +289,37 @@ class DerivedState:
         flush()
         self.applied_seq = changes[-1].seq
         if self.catalog is not None:
-            self._update_catalog(self.catalog, changes)
+            self._update_catalog(self.catalog, changes, own_rows or {})
 
-    def _update_catalog(self, catalog: Catalog, changes: list[ChangeRow]) -> None:
-        touched = {c.memory_id for c in changes if c.op is not Op.DELETE}
-        rows = self.storage.get_memories(sorted(touched))
+    def _update_catalog(
+        self, catalog: Catalog, changes: list[ChangeRow], own_rows: dict[int, tuple[MemoryRow, Body]]
+    ) -> None:
+        last: dict[int, ChangeRow] = {}
         for change in changes:
+            last[change.memory_id] = change
             if change.op is Op.DELETE:
                 catalog.remove(change.memory_id)
-        for memory_id in touched:
+        # A memory whose last change in this batch is a write of ours is stored as we wrote it
+        # (any later commit would have a later journal entry); only the others are read back.
+        known: dict[int, tuple[MemoryRow, Body]] = {}
+        unknown: list[int] = []
+        for memory_id, change in last.items():
+            if change.op is Op.DELETE:
+                continue
+            mine = own_rows.get(change.seq)
+            if mine is not None and mine[0].id == memory_id:
+                known[memory_id] = mine
+            else:
+                unknown.append(memory_id)
+        rows = self.storage.get_memories(sorted(unknown)) if unknown else {}
+        for memory_id in unknown:
             row = rows.get(memory_id)
             if row is None:
                 catalog.remove(memory_id)
             else:
                 catalog.put(memory_id, CatalogEntry.of(row, self.codec.open_row(row)))
+        for memory_id, (row, body) in known.items():
+            catalog.put(memory_id, CatalogEntry.of(row, body))
 
     def ensure_catalog(self) -> Catalog:
         """The catalog, built from storage on first use."""

@@ -127,9 +127,16 @@ class AesGcmCipher:
             StoreCorruptedError: If the record is truncated, has an unknown version, was
                 altered, was made under another key or with other associated data.
         """
-        view = self._check_record(ciphertext)
+        nonce: BytesLike
+        sealed: BytesLike
+        if type(ciphertext) is bytes and len(ciphertext) >= RECORD_OVERHEAD and ciphertext[0] == RECORD_VERSION:
+            # The common case (a row from SQLite): skip the memoryview set-up, a third of a small record's cost.
+            nonce, sealed = ciphertext[1:_HEADER_SIZE], ciphertext[_HEADER_SIZE:]
+        else:
+            view = self._check_record(ciphertext)
+            nonce, sealed = view[1:_HEADER_SIZE], view[_HEADER_SIZE:]
         try:
-            return self._aead.decrypt(view[1:_HEADER_SIZE], view[_HEADER_SIZE:], _VERSION_BYTE + associated_data)
+            return self._aead.decrypt(nonce, sealed, _VERSION_BYTE + associated_data)
         except InvalidTag:
             raise StoreCorruptedError(_INTEGRITY_FAILURE) from None
 

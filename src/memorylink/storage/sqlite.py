@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 _MEMORY_COLUMNS = "id, updated_at, version, user_bi, agent_bi, run_bi, body"
 _MAX_VARIABLES = 900
+_MMAP_BYTES = 256 * 1024 * 1024
 
 
 def _memory_row(row: tuple[object, ...]) -> MemoryRow:
@@ -51,6 +52,8 @@ class SqliteStorage(SqliteEventTables):
                 if mode != "wal":
                     self._connection.execute("PRAGMA journal_mode = WAL")
             self._connection.execute(f"PRAGMA synchronous = {synchronous}")
+            # Reads of rows (a search's hits) map the file instead of a pread per page.
+            self._connection.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
         except sqlite3.DatabaseError as error:
             self._connection.close()
             raise StoreCorruptedError(f"{self.path} is not a memorylink store: {error}") from error
@@ -213,6 +216,13 @@ class SqliteStorage(SqliteEventTables):
             return None if row is None else _memory_row(row)
 
     def get_memories(self, ids: Sequence[int]) -> dict[int, MemoryRow]:
+        if len(ids) <= _MAX_VARIABLES:
+            # One statement (a search's hits): its text is cached by sqlite3 per length.
+            with self._mutex:
+                rows = self._connection.execute(
+                    f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE id IN ({','.join('?' * len(ids))})", ids
+                ).fetchall()
+            return {row[0]: MemoryRow(*row) for row in rows}
         found: dict[int, MemoryRow] = {}
         with self._mutex:
             for chunk in _chunks(ids):
