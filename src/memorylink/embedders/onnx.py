@@ -19,7 +19,7 @@ modified file raises :class:`~memorylink.errors.StoreCorruptedError`.
 
 The pipeline is sentence-transformers' for this model: WordPiece tokens truncated to 256,
 mean pooling over the attention mask, L2 normalisation. The vectors agree with the torch
-model's at a mean cosine of about 0.9995 but are not identical, so the embedder has its own
+model's at a mean cosine of about 0.999 (0.9996 on short memories) but are not identical, so the embedder has its own
 name, :data:`MODEL_NAME`: a store built with one refuses the other unless it is reopened
 with ``reembed=True``. The weights are int8 but every activation is fp32, so a text's
 vector does not depend on the other texts in its batch (up to float rounding).
