@@ -10,6 +10,7 @@ from mcp_helpers import MODES, SMALL_LIMITS, connect, error_text, structured
 
 from memorylink import BatchResult, Memory, MemoryStore, Page, SearchResult, Settings, StoreCorruptedError
 from memorylink.embedders.hashing import HashingEmbedder
+from memorylink.events import Event
 from memorylink.mcp import DeleteResult, create_server
 
 pytestmark = pytest.mark.anyio
@@ -278,3 +279,24 @@ async def test_a_store_fault_is_a_tool_error_and_logged(
     assert "store_corrupted: record 42 failed its integrity check" in text
     logged = [r for r in caplog.records if r.name == "memorylink.mcp._errors" and r.levelno == logging.ERROR]
     assert logged and logged[0].exc_info
+
+
+async def test_tool_calls_emit_the_librarys_events(memory_store: MemoryStore) -> None:
+    events: list[Event] = []
+    memory_store.events.subscribe(events.append)
+    async with connect(create_server(memory_store, user_id="alice")) as client:
+        added = structured(await client.call_tool("add_memory", {"text": "an event-worthy note"}))
+        structured(await client.call_tool("update_memory", {"id": added["id"], "tags": ["seen"]}))
+        structured(await client.call_tool("search_memories", {"query": "note"}))
+        structured(await client.call_tool("add_memories", {"items": ["another note", {"text": ""}]}))
+        structured(await client.call_tool("delete_memory", {"id": added["id"]}))
+    assert [event.type for event in events] == [
+        "memory.created",
+        "memory.updated",
+        "memory.searched",
+        "memory.created",
+        "memory.error",
+        "batch.completed",
+        "memory.deleted",
+    ]
+    assert events[0].user_id == "alice" and events[0].data["id"] == added["id"]
