@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import KEY, OTHER_KEY
 from memorylink import (
     EmbedderMismatchError,
     IndexSettings,
@@ -19,6 +18,10 @@ from memorylink import (
     ValidationError,
 )
 from memorylink.embedders.hashing import HashingEmbedder
+
+# The same keys as tests/conftest.py (not imported: every test directory has a module named conftest).
+KEY = bytes(range(32))
+OTHER_KEY = bytes(reversed(range(32)))
 
 CANARIES = [
     "zebracanaryalpha",

@@ -182,6 +182,10 @@ class StoreAdmin(StoreCore):
     ) -> ImportResult:
         """Read a JSON Lines export; a bad line is reported with its number and the rest imported.
 
+        ``source`` may also be plain JSON Lines of new memories, one object with a ``text``
+        (and optional ``tags``, ``metadata``, ``user_id``, ``agent_id``, ``run_id``) per line
+        and no header: they are stored with new ids, as :meth:`add_many` stores them.
+
         Ids and timestamps are kept. ``on_conflict`` says what to do with an id that exists:
         ``"skip"`` it, ``"replace"`` the stored memory, or store it under a ``"new_id"``.
         Texts are re-embedded with this store's embedder.

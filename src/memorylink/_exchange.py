@@ -1,5 +1,9 @@
 """Export and import as JSON Lines: a header line, then one memory per line.
 
+Import also takes plain JSON Lines of new memories, one ``{"text": ..., "tags": ...}``
+object per line and no header (notes from another tool, say): they get new ids and are
+stored as ``add_many`` stores them, a bad line failing alone with its line number.
+
 An encrypted export seals each memory line with AES-GCM under the store's key, bound
 to the export's id and the line number; the header records the key id and the KDF
 parameters (never the key), so the same passphrase or key opens it elsewhere.
@@ -134,10 +138,15 @@ def import_memories(
         first = handle.readline()
         try:
             header = json.loads(first)
-            if not isinstance(header, dict) or header.get("format") != FORMAT:
-                raise ValueError
         except ValueError:
-            raise ValidationError("not a memorylink export: the first line is not its header", field="line 1") from None
+            header = None
+        if isinstance(header, dict) and header.get("format") is None and "text" in header:
+            return _import_new_memories(first, handle, store=store, on_progress=on_progress)
+        if not isinstance(header, dict) or header.get("format") != FORMAT:
+            raise ValidationError(
+                "not a memorylink export: the first line is neither its header nor a memory with a text",
+                field="line 1",
+            )
         if header.get("version") != FORMAT_VERSION:
             raise ValidationError(f"unsupported export version {header.get('version')!r}", field="line 1")
         cipher = _import_cipher(header, passphrase, key, own_cipher) if header.get("encrypted") else None
@@ -169,6 +178,50 @@ def import_memories(
         if batch:
             flush()
     return ImportResult(imported=len(ids), skipped=skipped, failed=failed, ids=ids, errors=errors)
+
+
+def _import_new_memories(
+    first: str,
+    handle: IO[str],
+    *,
+    store: StoreAdmin,
+    on_progress: Callable[[int, int], None] | None,
+) -> ImportResult:
+    """JSON Lines of new memories (``{"text", "tags", "metadata", "user_id", ...}``), stored as add_many does."""
+    chunk_size = store.settings.write_chunk_size
+    ids: list[str] = []
+    errors: list[LineError] = []
+    done = 0
+    batch: list[tuple[int, object]] = []
+
+    def flush() -> None:
+        nonlocal done
+        result = store.add_many([item for _, item in batch])  # type: ignore[attr-defined]
+        for (line, _), item in zip(batch, result.items, strict=True):
+            if item.error is not None:
+                errors.append(LineError(line=line, error=item.error))
+            elif item.id is not None:
+                ids.append(item.id)
+        done += len(batch)
+        batch.clear()
+        if on_progress is not None:
+            on_progress(done, done)
+
+    for line, raw in enumerate([first, *handle], start=1):
+        if not raw.strip():
+            continue
+        try:
+            batch.append((line, json.loads(raw)))
+        except json.JSONDecodeError as error:
+            problem = ValidationError(f"line {line}: not JSON ({error.msg})", field=f"line {line}")
+            errors.append(LineError(line=line, error=ErrorInfo(**problem.to_dict())))
+            done += 1
+        if len(batch) >= chunk_size:
+            flush()
+    if batch:
+        flush()
+    errors.sort(key=lambda problem: problem.line)
+    return ImportResult(imported=len(ids), skipped=0, failed=len(errors), ids=ids, errors=errors)
 
 
 def _parse_line(raw: str, line: int, cipher: Cipher | None, header: dict[str, Any], store: StoreAdmin) -> Memory:

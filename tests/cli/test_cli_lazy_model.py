@@ -7,8 +7,7 @@ import subprocess
 import sys
 
 import pytest
-
-from conftest import Cli
+from cli_helpers import Cli
 
 HEAVY = ["torch", "sentence_transformers", "onnxruntime", "tokenizers"]
 PROBE = """

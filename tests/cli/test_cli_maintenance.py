@@ -8,8 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-from conftest import Cli
+from cli_helpers import Cli
 
 
 def test_a_wrong_passphrase_exits_3_and_changes_no_byte(
@@ -166,3 +165,21 @@ def test_demo_with_the_real_model_finds_by_meaning(cli: Cli) -> None:
     result = cli.ok("demo", timeout=600)
     section = result.stdout.split("Maya: how does she like to fly?")[1].split("Theo: the same")[0]
     assert "aisle seats" in section
+
+
+def test_import_of_plain_json_lines(store_cli: Cli, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text(
+        json.dumps({"text": "Standup moved to 9:30", "tags": ["meeting"]})
+        + "\n"
+        + json.dumps({"text": "  "})
+        + "\n"
+        + json.dumps({"text": "Order more coffee", "metadata": {"urgent": True}, "user_id": "office"})
+        + "\n"
+    )
+    result = store_cli("import", str(notes))
+    assert result.returncode == 5
+    assert "imported 2, skipped 0, failed 1" in result.stdout
+    assert "line 2:" in result.stderr
+    listed = json.loads(store_cli.ok("list", "-u", "office", "--json").stdout)["items"]
+    assert [(m["text"], m["metadata"]) for m in listed] == [("Order more coffee", {"urgent": True})]

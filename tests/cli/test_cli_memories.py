@@ -6,8 +6,9 @@ import json
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
-from conftest import PASSPHRASE, Cli
+from cli_helpers import PASSPHRASE, Cli
 
 
 def add(cli: Cli, text: str, *args: str) -> str:
@@ -189,3 +190,12 @@ def test_shell_completion_offers_commands(store_cli: Cli) -> None:
     assert "search" in result.stdout.split()
     script = store_cli("--show-completion", "bash", env={"SHELL": "/bin/bash"})
     assert "_memorylink_completion" in script.stdout + script.stderr
+
+
+def test_the_default_store_is_a_private_per_user_directory(cli: Cli, tmp_path: Path) -> None:
+    created = cli.ok("init", "--embedder", "hashing", "--json", env={"MEMORYLINK_STORE": None})
+    expected = tmp_path / "home" / "data" / "memorylink" / "store"
+    assert Path(json.loads(created.stdout)["path"]) == expected
+    assert stat.S_IMODE(expected.stat().st_mode) == 0o700
+    explicit = cli.ok("--store", str(tmp_path / "elsewhere"), "init", "--embedder", "hashing", "--json")
+    assert Path(json.loads(explicit.stdout)["path"]) == tmp_path / "elsewhere"

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cli_helpers import Cli
 from standardwebhooks.webhooks import Webhook
-
-from conftest import Cli
 
 
 def test_webhook_lifecycle_against_a_real_receiver(store_cli: Cli, receiver: Any) -> None:

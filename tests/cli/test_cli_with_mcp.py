@@ -9,10 +9,9 @@ from typing import Any
 
 import anyio
 import pytest
+from cli_helpers import SCRIPT, Cli
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
-
-from conftest import SCRIPT, Cli
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
