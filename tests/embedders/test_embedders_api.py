@@ -13,6 +13,7 @@ def test_all_is_pinned() -> None:
         "Embedder",
         "HashingEmbedder",
         "LruCache",
+        "OnnxMiniLMEmbedder",
         "SentenceTransformerEmbedder",
     ]
     for name in memorylink.embedders.__all__:
@@ -22,7 +23,8 @@ def test_all_is_pinned() -> None:
 def test_import_does_not_load_torch() -> None:
     code = (
         "import sys, memorylink.embedders, memorylink.crypto;"
-        "print([m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules])"
+        "print([m for m in ('torch', 'sentence_transformers', 'transformers', 'onnxruntime', 'tokenizers')"
+        " if m in sys.modules])"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
