@@ -125,8 +125,8 @@ class StoreReads(StoreCore):
             if scope.run_id is not None and blind[2] is not None:
                 columns["run_bi"] = blind[2]
             rows = self._storage.page(scope=columns, order=order, after=after, limit=limit + 1)
-            # Blind indexes are 16-byte HMACs; a collision would need 2**64 work, but we
-            # still check the decrypted scope so a collision could never leak a memory.
+            # Blind indexes are 8-byte HMAC prefixes: two scope ids may (rarely) share one, so
+            # the decrypted scope is checked, and a collision can never leak a memory.
             bodies = [(row, self._codec.open_row(row)) for row in rows]
             bodies = [(r, b) for r, b in bodies if scope.contains(b.user_id, b.agent_id, b.run_id)]
         else:

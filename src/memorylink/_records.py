@@ -23,6 +23,10 @@ from memorylink.storage.base import HistoryRow, MemoryRow
 __all__ = ["Body", "Catalog", "CatalogEntry", "RecordCodec", "Scope", "copy_json"]
 
 _ID = struct.Struct(">q")
+# Bytes of a scope blind index kept in a row (schema 3). Equal scopes give equal prefixes;
+# two scope ids share one with odds of about n**2 / 2**65 for n ids, and every reader checks
+# the decrypted row's scope anyway, so a shared prefix costs a re-check, never a leak.
+SCOPE_INDEX_SIZE = 8
 _ID_VERSION = struct.Struct(">qq")
 
 
@@ -185,7 +189,7 @@ class RecordCodec:
         key = (value, domain)
         digest = self._blind_cache.get(key)
         if digest is None:
-            digest = self.cipher.blind_index(value, domain)
+            digest = self.cipher.blind_index(value, domain)[:SCOPE_INDEX_SIZE]
             if len(self._blind_cache) >= 4096:
                 self._blind_cache.clear()
             self._blind_cache[key] = digest

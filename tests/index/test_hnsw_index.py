@@ -17,6 +17,7 @@ import pytest
 from memorylink.config import IndexSettings
 from memorylink.errors import StoreCorruptedError, ValidationError
 from memorylink.index import ExactIndex, HnswIndex
+from memorylink.index import hnsw as hnsw_module
 
 DIM = 12
 
@@ -250,10 +251,65 @@ def test_snapshot_records_structure_and_parameters() -> None:
 def test_snapshot_header_layout() -> None:
     data = build(10, m=8, ef_construction=40).to_bytes()
     magic, version, dimension, m, ef_construction, meta_length = struct.unpack_from("<8sIIIIQ", data)
-    assert (magic, version, dimension, m, ef_construction) == (b"MLKHNSW\x00", 1, DIM, 8, 40)
+    assert (magic, version, dimension, m, ef_construction) == (b"MLKHNSW\x00", 2, DIM, 8, 40)
     meta = json.loads(data[32 : 32 + meta_length])
-    assert set(meta["sections"]) >= {"live_labels", "data_level0"}
+    assert set(meta["sections"]) >= {"element_headers", "element_labels", "vectors", "level0_links"}
+    assert meta["layout"] == {"link_width": 2, "max_M0": 16, "live": 10}
     assert meta["hnswlib"]["space"] == "ip"
+
+
+def version_one_bytes(index: HnswIndex, monkeypatch: pytest.MonkeyPatch) -> bytes:
+    """A snapshot as the code before the compact format wrote it (hnswlib's arrays whole)."""
+    with monkeypatch.context() as patch:
+        patch.setattr(hnsw_module, "_compact_sections", lambda state, dimension: None)
+        data = index.to_bytes()
+    assert struct.unpack_from("<I", data, 8)[0] == 1
+    return data
+
+
+def test_version_one_snapshots_still_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    index = build(200)
+    index.remove([3, 4, 5])
+    index.add(np.array([500, 501]), vectors(2, seed=3))
+    old = version_one_bytes(index, monkeypatch)
+    restored = HnswIndex.from_bytes(old)
+    assert restored.labels().tolist() == index.labels().tolist()
+    for seed in range(5):
+        query = vectors(1, seed=40 + seed)[0]
+        assert restored.search(query, 10)[0].tolist() == index.search(query, 10)[0].tolist()
+    assert len(restored.to_bytes()) < len(old)  # rewritten compact on the next snapshot
+
+
+def test_the_compact_format_rebuilds_hnswlibs_state_exactly() -> None:
+    # Deletions, replaced slots and revived labels: the label lookup version 2 leaves out must
+    # come back as hnswlib had it, and every element's used links with it.
+    index = build(300, m=6)
+    index.remove(list(range(0, 300, 7)))
+    index.add(np.arange(1000, 1020), vectors(20, seed=8))  # takes deleted slots
+    index.add(np.array([14, 21]), vectors(2, seed=9))  # revives or re-adds
+    before = index._graph.__getstate__()[0]
+    after = HnswIndex.from_bytes(index.to_bytes())._graph.__getstate__()[0]
+    lookup = dict(zip(before["label_lookup_external"].tolist(), before["label_lookup_internal"].tolist(), strict=True))
+    assert dict(zip(after["label_lookup_external"].tolist(), after["label_lookup_internal"].tolist(), strict=True)) == (
+        lookup
+    )
+    np.testing.assert_array_equal(after["element_levels"], before["element_levels"])
+    np.testing.assert_array_equal(after["link_lists"], before["link_lists"])
+    size, count = before["size_data_per_element"], before["cur_element_count"]
+    old = before["data_level0"].view(np.uint8).reshape(count, size)
+    new = after["data_level0"].view(np.uint8).reshape(count, size)
+    links = np.frombuffer(old[:, 4 : before["offset_data"]].tobytes(), dtype=np.uint32).reshape(count, -1)
+    for slot in range(count):
+        used = int(old[slot, 0]) + 256 * int(old[slot, 1])
+        assert new[slot, : 4 + 4 * used].tobytes() == old[slot, : 4 + 4 * used].tobytes()
+        assert not links.size or used <= links.shape[1]
+    np.testing.assert_array_equal(new[:, before["offset_data"] :], old[:, before["offset_data"] :])
+
+
+def test_links_take_the_fewest_bytes_that_fit() -> None:
+    meta = split(build(70).to_bytes())[1]
+    assert meta["layout"]["link_width"] == 2
+    assert meta["sections"]["level0_links"][2] % 2 == 0
 
 
 def split(data: bytes) -> tuple[bytes, dict[str, Any], bytes]:
@@ -271,8 +327,16 @@ def corrupt_meta(data: bytes, change: Any) -> bytes:
     return prefix + struct.pack("<Q", len(encoded)) + encoded + b"\x00" * (-end % 8) + sections
 
 
-def _drop_live_label(meta: dict[str, Any]) -> None:
-    meta["sections"]["live_labels"][2] -= 1
+def _drop_a_link(meta: dict[str, Any]) -> None:
+    meta["sections"]["level0_links"][2] -= 2
+
+
+def _wrong_live_count(meta: dict[str, Any]) -> None:
+    meta["layout"]["live"] += 1
+
+
+def _no_layout(meta: dict[str, Any]) -> None:
+    del meta["layout"]
 
 
 def _other_space(meta: dict[str, Any]) -> None:
@@ -284,11 +348,11 @@ def _other_byteorder(meta: dict[str, Any]) -> None:
 
 
 def _bad_dtype(meta: dict[str, Any]) -> None:
-    meta["sections"]["data_level0"][1] = "<f8"
+    meta["sections"]["vectors"][1] = "<f8"
 
 
 def _huge_section(meta: dict[str, Any]) -> None:
-    meta["sections"]["data_level0"][2] = 10**12
+    meta["sections"]["vectors"][2] = 10**12
 
 
 @pytest.mark.parametrize(
@@ -299,7 +363,9 @@ def _huge_section(meta: dict[str, Any]) -> None:
         lambda d: d[:8] + struct.pack("<I", 99) + d[12:],
         lambda d: d[:32] + b"[" + d[33:],
         lambda d: d[: len(d) - 100],
-        lambda d: corrupt_meta(d, _drop_live_label),
+        lambda d: corrupt_meta(d, _drop_a_link),
+        lambda d: corrupt_meta(d, _wrong_live_count),
+        lambda d: corrupt_meta(d, _no_layout),
         lambda d: corrupt_meta(d, _other_space),
         lambda d: corrupt_meta(d, _other_byteorder),
         lambda d: corrupt_meta(d, _bad_dtype),
@@ -312,7 +378,9 @@ def _huge_section(meta: dict[str, Any]) -> None:
         "version",
         "json",
         "truncated-data",
-        "live-labels",
+        "links",
+        "live-count",
+        "layout",
         "space",
         "byteorder",
         "dtype",
@@ -327,20 +395,25 @@ def test_damaged_snapshots_are_rejected(damage: Any) -> None:
         HnswIndex.from_bytes(damage(index.to_bytes()))
 
 
-def test_flipped_delete_flag_is_detected() -> None:
+def test_flipped_delete_flag_is_detected(monkeypatch: pytest.MonkeyPatch) -> None:
     index = build(30)
     index.remove([7])
-    data = bytearray(index.to_bytes())
-    meta_length = struct.unpack_from("<Q", data, 24)[0]
-    _, meta, _ = split(bytes(data))
-    state, sections = meta["hnswlib"], meta["sections"]
-    base = 32 + meta_length + (-(32 + meta_length) % 8)
-    level0 = base + sections["data_level0"][0]
-    # Clear the delete flag of every element: the graph now disagrees with the live labels.
-    for slot in range(state["cur_element_count"]):
-        data[level0 + slot * state["size_data_per_element"] + state["offset_level0"] + 2] = 0
-    with pytest.raises(StoreCorruptedError):
-        HnswIndex.from_bytes(data)
+    for data in (bytearray(index.to_bytes()), bytearray(version_one_bytes(index, monkeypatch))):
+        meta_length = struct.unpack_from("<Q", data, 24)[0]
+        _, meta, _ = split(bytes(data))
+        state, sections = meta["hnswlib"], meta["sections"]
+        base = 32 + meta_length + (-(32 + meta_length) % 8)
+        # Clear the delete flag of every element: the graph now disagrees with the live labels.
+        if "data_level0" in sections:
+            level0 = base + sections["data_level0"][0]
+            for slot in range(state["cur_element_count"]):
+                data[level0 + slot * state["size_data_per_element"] + state["offset_level0"] + 2] = 0
+        else:
+            headers = base + sections["element_headers"][0]
+            for slot in range(state["cur_element_count"]):
+                data[headers + 4 * slot + 2] = 0
+        with pytest.raises(StoreCorruptedError):
+            HnswIndex.from_bytes(data)
 
 
 def test_from_bytes_does_not_keep_the_input() -> None:

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from memorylink import MemoryStore
+from memorylink import _records as records_module
 from memorylink.errors import SchemaVersionError, StoreCorruptedError
+from memorylink.storage import sqlite as sqlite_module
 from memorylink.storage.migrations import MIGRATIONS, SCHEMA_VERSION, migration_hash
 from memorylink.storage.sqlite import SqliteStorage
 
@@ -76,3 +78,43 @@ def test_a_store_from_before_the_event_tables_opens_and_keeps_its_memories(
     reopened = open_store()
     assert reopened.get(memory.id).text == "written before the upgrade"
     assert reopened._storage.schema_version() == SCHEMA_VERSION
+
+
+def test_a_schema_two_store_keeps_every_memory_and_its_scopes(
+    open_store: Callable[..., MemoryStore], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store written by the code before migration 3 (16-byte blind indexes, keyed JSON bodies)."""
+    with monkeypatch.context() as patch:
+        patch.setattr(sqlite_module, "SCHEMA_VERSION", 2)
+        patch.setattr(records_module, "SCOPE_INDEX_SIZE", 16)
+        patch.setattr(records_module.Body, "encode", records_module.Body.to_json)
+        old = open_store()
+        written = [
+            old.add(f"memory {n} of {user}", tags=["t"], metadata={"n": n}, user_id=user, agent_id=agent, run_id=run)
+            for n, (user, agent, run) in enumerate(
+                [("ana", None, None), ("ana", "bot", None), ("bob", "bot", "r1"), ("bob", None, "r1")] * 3
+            )
+        ]
+        assert old._storage.schema_version() == 2
+        assert {len(row.user_bi) for rows in old._storage.iter_memories() for row in rows} == {16}
+        old.close()
+    store = open_store()
+    assert store._storage.schema_version() == SCHEMA_VERSION >= 3
+    assert store._storage.get_meta("migration.3") == migration_hash(3)
+    rows = [row for batch in store._storage.iter_memories() for row in batch]
+    assert len(rows) == len(written)
+    assert {len(row.user_bi) for row in rows} == {8}
+    assert {len(bi) for row in rows for bi in (row.agent_bi, row.run_bi) if bi is not None} == {8}
+    for memory in written:
+        assert store.get(memory.id) == memory
+        assert store.get(memory.id, user_id="carol") is None
+    # Listing without a filter finds a scope through its blind index, in SQL.
+    for user, agent, run in [("ana", None, None), ("bob", None, None), ("ana", "bot", None), ("bob", None, "r1")]:
+        listed = store.list(user_id=user, agent_id=agent, run_id=run, limit=100).items
+        expected = [m for m in written if m.user_id == user and agent in (None, m.agent_id) and run in (None, m.run_id)]
+        assert sorted(m.id for m in listed) == sorted(m.id for m in expected)
+    assert store.list(user_id="carol").items == []
+    assert {hit.memory.user_id for hit in store.search("memory", top_k=20, user_id="bob").hits} == {"bob"}
+    added = store.add("after the upgrade", user_id="ana")
+    assert added.id in {m.id for m in store.list(user_id="ana", limit=100).items}
+    assert store.stats().users == 2

@@ -11,9 +11,17 @@ Layout (all integers little-endian)::
     32  L bytes of UTF-8 JSON, then zero padding to a multiple of 8
     ... sections, each starting at a multiple of 8 from the start of the section area
 
-The JSON holds the search parameters, hnswlib's scalar state and a table
-``{name: [offset, dtype, count]}`` of the sections: the sorted live labels and the
-arrays of hnswlib's ``__getstate__`` (the graph and vectors, in hnswlib's native layout).
+The JSON holds the search parameters, hnswlib's scalar state, the layout (``link_width``,
+version 2) and a table ``{name: [offset, dtype, count]}`` of the sections.
+
+* Version 1 (still read): the sorted live labels and the arrays of hnswlib's
+  ``__getstate__`` as they are (the graph and vectors, in hnswlib's native layout).
+* Version 2 (written): hnswlib's level-0 elements split into their fields, with only the
+  links each element uses, ``link_width`` bytes each (2-4: enough for the largest slot
+  number), and no label lookup or live-label list (both follow from the elements). That
+  is 50-80 bytes per vector less than version 1 and than hnswlib's own ``save_index``
+  file, which keep every element's unused link slots.
+
 Decoding returns zero-copy numpy views into the input. No pickle is involved.
 """
 
@@ -30,15 +38,16 @@ import numpy.typing as npt
 
 from memorylink.errors import StoreCorruptedError
 
-__all__ = ["ARRAY_DTYPES", "FORMAT_VERSION", "Snapshot", "pack_snapshot", "unpack_snapshot"]
+__all__ = ["ARRAY_DTYPES", "COMPACT_DTYPES", "FORMAT_VERSION", "Snapshot", "pack_snapshot", "unpack_snapshot"]
 
 MAGIC = b"MLKHNSW\x00"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _PREFIX = struct.Struct("<8sIIIIQ")
 _ALIGN = 8
 
-# Every section and the dtype it must have (hnswlib's arrays are in native byte order;
-# the byte order is recorded and checked, so a snapshot is only read on a same-endian host).
+# Every section of each version and the dtype it must have (hnswlib's arrays are in native
+# byte order; the byte order is recorded and checked, so a snapshot is only read on a
+# same-endian host).
 ARRAY_DTYPES: dict[str, np.dtype[Any]] = {
     "live_labels": np.dtype("<i8"),
     "data_level0": np.dtype(np.int8),
@@ -47,6 +56,17 @@ ARRAY_DTYPES: dict[str, np.dtype[Any]] = {
     "label_lookup_external": np.dtype(np.uint64),
     "label_lookup_internal": np.dtype(np.uint32),
 }
+COMPACT_DTYPES: dict[str, np.dtype[Any]] = {
+    # Per element: the 4-byte level-0 header (link count, delete flag), its label, its vector.
+    "element_headers": np.dtype(np.uint32),
+    "element_labels": np.dtype(np.uint64),
+    "vectors": np.dtype(np.float32),
+    # The used level-0 links of every element in order, ``link_width`` bytes each (little-endian).
+    "level0_links": np.dtype(np.uint8),
+    "link_lists": np.dtype(np.int8),
+    "element_levels": np.dtype(np.int32),
+}
+_SECTIONS = {1: ARRAY_DTYPES, 2: COMPACT_DTYPES}
 
 
 @dataclass(frozen=True)
@@ -59,6 +79,8 @@ class Snapshot:
     params: dict[str, Any]
     hnswlib_state: dict[str, Any]
     arrays: dict[str, npt.NDArray[Any]]
+    version: int = FORMAT_VERSION
+    layout: dict[str, Any] | None = None
 
 
 def _padding(size: int) -> bytes:
@@ -73,27 +95,29 @@ def pack_snapshot(
     params: dict[str, Any],
     hnswlib_state: dict[str, Any],
     arrays: dict[str, npt.NDArray[Any]],
+    version: int = FORMAT_VERSION,
+    layout: dict[str, Any] | None = None,
 ) -> bytes:
-    """Frame the parts of a snapshot into one ``bytes`` (the arrays are copied exactly once)."""
+    """Frame the parts of a snapshot into one ``bytes`` (the arrays are copied exactly once).
+
+    ``arrays`` holds the sections of ``version`` (:data:`COMPACT_DTYPES` for 2,
+    :data:`ARRAY_DTYPES` for 1); ``layout`` is recorded for version 2.
+    """
     table: dict[str, list[Any]] = {}
     chunks: list[Any] = []
     offset = 0
-    for name, expected in ARRAY_DTYPES.items():
-        array = np.ascontiguousarray(arrays[name], dtype=expected)
+    for name, expected in _SECTIONS[version].items():
+        array = np.ascontiguousarray(arrays[name], dtype=expected).reshape(-1)
         table[name] = [offset, expected.str, int(array.size)]
-        chunks.append(array.reshape(-1).view(np.uint8).data)
+        chunks.append(array.view(np.uint8).data)
         chunks.append(_padding(array.nbytes))
         offset += array.nbytes + len(chunks[-1])
-    meta = json.dumps(
-        {
-            "byteorder": sys.byteorder,
-            "params": params,
-            "hnswlib": hnswlib_state,
-            "sections": table,
-        },
-        separators=(",", ":"),
-    ).encode()
-    prefix = _PREFIX.pack(MAGIC, FORMAT_VERSION, dimension, m, ef_construction, len(meta))
+    header: dict[str, Any] = {"byteorder": sys.byteorder, "params": params, "hnswlib": hnswlib_state}
+    if version >= 2:
+        header["layout"] = layout or {}
+    header["sections"] = table
+    meta = json.dumps(header, separators=(",", ":")).encode()
+    prefix = _PREFIX.pack(MAGIC, version, dimension, m, ef_construction, len(meta))
     return b"".join([prefix, meta, _padding(_PREFIX.size + len(meta)), *chunks])
 
 
@@ -109,7 +133,7 @@ def unpack_snapshot(data: bytes | bytearray | memoryview) -> Snapshot:
     magic, version, dimension, m, ef_construction, meta_length = _PREFIX.unpack_from(view, 0)
     if magic != MAGIC:
         raise StoreCorruptedError("not an HNSW index snapshot (bad magic)")
-    if version != FORMAT_VERSION:
+    if version not in _SECTIONS:
         raise StoreCorruptedError(f"unsupported HNSW index snapshot version {version}")
     meta_end = _PREFIX.size + meta_length
     if meta_end > view.nbytes:
@@ -120,13 +144,14 @@ def unpack_snapshot(data: bytes | bytearray | memoryview) -> Snapshot:
         params = dict(meta["params"])
         state = dict(meta["hnswlib"])
         table = meta["sections"]
+        layout = dict(meta["layout"]) if version >= 2 else None
     except (ValueError, KeyError, TypeError) as error:
         raise StoreCorruptedError(f"HNSW index snapshot has bad metadata: {error}") from None
     if byteorder != sys.byteorder:
         raise StoreCorruptedError(f"HNSW index snapshot was written on a {byteorder}-endian host")
     base = meta_end + (-meta_end % _ALIGN)
     arrays: dict[str, npt.NDArray[Any]] = {}
-    for name, expected in ARRAY_DTYPES.items():
+    for name, expected in _SECTIONS[version].items():
         try:
             offset, dtype_str, count = table[name]
             offset, count = int(offset), int(count)
@@ -145,4 +170,6 @@ def unpack_snapshot(data: bytes | bytearray | memoryview) -> Snapshot:
         params=params,
         hnswlib_state=state,
         arrays=arrays,
+        version=version,
+        layout=layout,
     )

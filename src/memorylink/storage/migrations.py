@@ -72,6 +72,15 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX deliveries_by_state ON deliveries (state, webhook_id, event_seq);
     """,
+    # 3: scope blind indexes keep 8 of their 16 bytes (a leading piece of an HMAC is itself a
+    # keyed digest; 8 bytes save 16 per memory across the row and its index, and the scope
+    # is always checked again on the decrypted row).
+    """
+    UPDATE memories SET
+        user_bi = substr(user_bi, 1, 8),
+        agent_bi = substr(agent_bi, 1, 8),
+        run_bi = substr(run_bi, 1, 8);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
