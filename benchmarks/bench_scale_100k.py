@@ -133,8 +133,10 @@ def main() -> None:
         for text in warm:
             store.search(text, top_k=K)
         latency: dict[str, Any] = {}
-        # Unscoped first (hits read from storage and decrypted), then scoped to the one user
-        # (the scope builds the in-memory catalog, and hits come from it from then on).
+        # Unscoped first, then scoped to the one user. This store was empty when opened, so it
+        # has kept its in-memory catalog since its first write and both take their hits from it
+        # (a reopened store builds the catalog at its first scoped or filtered search; until
+        # then an unscoped search reads and decrypts its hits: see docs/benchmarks.md).
         variants = (("relevance", "relevance", None), ("similarity", "similarity", None))
         variants += (("relevance_user_scoped", "relevance", "default"),)
         for number, (name, sort_by, user_id) in enumerate(variants):

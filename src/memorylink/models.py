@@ -354,7 +354,8 @@ def validate_metadata(metadata: object, limits: Limits) -> dict[str, Any]:
             actual=depth,
             field="metadata",
         )
-    size = len(json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode())
+    encoded = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False)
+    size = len(encoded.encode())
     if size > limits.max_metadata_bytes:
         raise LimitExceededError(
             f"metadata is {size} bytes as JSON; the limit max_metadata_bytes is {limits.max_metadata_bytes}",
@@ -363,7 +364,7 @@ def validate_metadata(metadata: object, limits: Limits) -> dict[str, Any]:
             actual=size,
             field="metadata",
         )
-    detached: dict[str, Any] = json.loads(json.dumps(metadata))  # a plain-JSON copy
+    detached: dict[str, Any] = json.loads(encoded)  # a plain-JSON copy, from the text just measured
     return detached
 
 

@@ -668,15 +668,21 @@ def _expand_level0(
         or count > capacity
     ):
         raise StoreCorruptedError("HNSW index snapshot has an inconsistent element layout")
-    elements = np.zeros((count, size), dtype=np.uint8)
-    elements[:, :4] = headers.view(np.uint8).reshape(count, 4)
     wide = np.zeros((packed.size // width, 4), dtype=np.uint8)
     wide[:, :width] = packed.reshape(-1, width)
-    links = np.zeros((count, max_m0), dtype="<u4")
-    links[np.arange(max_m0) < counts[:, None]] = wide.view("<u4").reshape(-1)
-    elements[:, 4:data_offset] = links.view(np.uint8).reshape(count, 4 * max_m0)
-    elements[:, data_offset : data_offset + 4 * dimension] = vectors.view(np.uint8).reshape(count, 4 * dimension)
-    elements[:, data_offset + 4 * dimension :] = labels.view(np.uint8).reshape(count, 8)
+    links = np.zeros((count, max_m0), dtype=np.uint32)
+    links[np.arange(max_m0) < counts[:, None]] = wide.view(np.uint32).reshape(-1)
+    # Every field is a whole number of 4-byte words: one concatenation of uint32 columns
+    # writes each element once (byte-wise strided copies were 4x slower).
+    elements = np.concatenate(
+        (
+            headers.reshape(count, 1),
+            links,
+            vectors.view(np.uint32).reshape(count, dimension),
+            labels.view(np.uint32).reshape(count, 2),
+        ),
+        axis=1,
+    )
     return elements.reshape(-1).view(np.int8), vectors.reshape(count, dimension)
 
 
