@@ -7,7 +7,7 @@ of them. Beside them, two floors in fresh processes: the interpreter importing m
 and the embedder alone (import, load the model, embed one text), the part of a cold search
 no store can avoid. Target: a cold ``memorylink search`` under 2.5 s.
 
-    python benchmarks/bench_cli.py [--quick] [--rounds N]
+    python benchmarks/bench_cli.py [--quick] [--rounds N] [--embedders minilm-onnx minilm]
 """
 
 from __future__ import annotations
@@ -53,7 +53,13 @@ def wall(command: list[str], env: dict[str, str]) -> float:
 
 
 def main() -> None:
-    args = parse_args(__doc__ or "", lambda p: p.add_argument("--rounds", type=int, default=None))
+    def options(parser: Any) -> None:
+        parser.add_argument("--rounds", type=int, default=None, help="fresh processes per command (default 7)")
+        parser.add_argument(
+            "--embedders", nargs="+", default=["minilm-onnx", "minilm"], help="which stores to build and time"
+        )
+
+    args = parse_args(__doc__ or "", options)
     count = 1_000 if args.quick else 10_000
     rounds = args.rounds or (3 if args.quick else 7)
     queries = make_queries(rounds * 2)
@@ -63,7 +69,7 @@ def main() -> None:
         key_file = root / "store.key"
         key_file.write_bytes(KEY)
         key_file.chmod(0o600)
-        for embedder in ("minilm-onnx", "minilm"):
+        for embedder in args.embedders:
             directory = root / embedder
             started = time.perf_counter()
             memory_id = build_store(directory, embedder, count)
