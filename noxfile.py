@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests", "mcp_inspector"]
+nox.options.sessions = ["lint", "typecheck", "tests", "mcp_inspector", "langchain"]
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
 
@@ -50,6 +51,22 @@ def mcp_inspector(session: nox.Session) -> None:
         session.skip("npx (Node.js) is not installed; the MCP Inspector check needs it")
     session.install("-e", ".[cli,mcp,dev]")
     session.run("pytest", "-m", "inspector", "tests/mcp", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def langchain(session: nox.Session) -> None:
+    """The LangChain adapter: langchain-tests' standard VectorStore suite, then the adapter's own tests.
+
+    The standard suite wants asyncio_mode = auto and brings pytest plugins of its own, so it runs
+    from tests_integrations/langchain with its own pytest.ini; the default `pytest` never collects it.
+    """
+    session.install("-e", ".[langchain,dev]", "langchain-tests>=1,<2")
+    session.run(
+        "pytest", "-c", "tests_integrations/langchain/pytest.ini", "--rootdir", ".", "tests_integrations/langchain"
+    )
+    session.run(
+        "pytest", *sorted(str(p) for p in Path("tests/integrations").glob("test_langchain_*.py")), *session.posargs
+    )
 
 
 @nox.session(python=PYTHON)
