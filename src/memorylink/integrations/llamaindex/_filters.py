@@ -16,7 +16,7 @@ LlamaIndex operator       memorylink filter
 ========================  ==================================================
 
 Conditions: ``AND`` -> ``and``, ``OR`` -> ``or``, ``NOT`` -> ``not`` of the ``or`` (none of the
-filters holds, as LlamaIndex's own in-memory store reads it). ``MetadataFilters`` nest.
+filters holds, as LlamaIndex's own in-memory store reads it). ``MetadataFilters`` nest; an empty one filters nothing.
 ``TEXT_MATCH_INSENSITIVE`` has no counterpart and raises
 :class:`~memorylink.errors.ValidationError`, as does a ``None`` value for any operator but
 ``IS_EMPTY``.
@@ -65,12 +65,14 @@ def to_memorylink_filter(filters: MetadataFilters | None, *, path: str = "filter
         ValidationError: An operator with no memorylink counterpart, or a value it cannot
             take (``field`` names the filter, e.g. ``filters.filters[1]``).
     """
-    if filters is None:
+    if filters is None or not filters.filters:
         return None
     return _group(filters, path)
 
 
 def _group(filters: MetadataFilters, path: str) -> dict[str, Any]:
+    if not filters.filters:  # LlamaIndex reads an empty group as "no filter", whatever its condition
+        return {}
     parts = [
         _group(item, f"{path}.filters[{position}]")
         if isinstance(item, MetadataFilters)
