@@ -41,6 +41,7 @@ def test_public_names() -> None:
     assert set(adapter.__all__) == {
         "SUPPORTED_OPERATORS",
         "MemoryLinkEmbedding",
+        "MemoryLinkMemoryBlock",
         "MemoryLinkVectorStore",
         "to_memorylink_filter",
     }

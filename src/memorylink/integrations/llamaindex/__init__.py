@@ -21,6 +21,13 @@ except ImportError as exc:
 
 from memorylink.integrations.llamaindex._filters import SUPPORTED_OPERATORS, to_memorylink_filter
 from memorylink.integrations.llamaindex.embedding import MemoryLinkEmbedding
+from memorylink.integrations.llamaindex.memory_block import MemoryLinkMemoryBlock
 from memorylink.integrations.llamaindex.vector_store import MemoryLinkVectorStore
 
-__all__ = ["SUPPORTED_OPERATORS", "MemoryLinkEmbedding", "MemoryLinkVectorStore", "to_memorylink_filter"]
+__all__ = [
+    "SUPPORTED_OPERATORS",
+    "MemoryLinkEmbedding",
+    "MemoryLinkMemoryBlock",
+    "MemoryLinkVectorStore",
+    "to_memorylink_filter",
+]
