@@ -16,7 +16,7 @@ pytest.importorskip("langchain_core")
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
-from memorylink import AsyncMemoryStore, MemoryStore, ValidationError
+from memorylink import AsyncMemoryStore, Limits, MemoryStore, Settings, ValidationError
 from memorylink.embedders.hashing import HashingEmbedder
 from memorylink.integrations.langchain import (
     ID_KEY,
@@ -76,6 +76,19 @@ def test_mixed_ids_and_tags(store: MemoryStore, alice: MemoryLinkVectorStore) ->
     assert ids[0] == "x" and len(ids[1]) == 13
     assert all(m.tags == ["note"] for m in store.list().items)
     assert [d.page_content for d in alice.get_by_ids([ids[1], "missing", "x"])] == ["two", "one"]
+
+
+def test_many_ids_are_looked_up_in_chunks_and_pages() -> None:
+    settings = Settings(limits=Limits(max_page_size=3000))  # pages above the filter's 1024-value lists
+    with MemoryStore.open(None, embedder=HashingEmbedder(), settings=settings) as store:
+        vectorstore = MemoryLinkVectorStore(store, user_id="alice")
+        ids = [f"id-{n}" for n in range(1100)]
+        vectorstore.add_texts([f"note {n}" for n in range(1100)], ids=ids)
+        vectorstore.add_texts(["note 7, again"], ids=["id-7"])
+        found = vectorstore.get_by_ids(list(reversed(ids)))
+        assert [d.id for d in found] == list(reversed(ids)) and found[-8].page_content == "note 7, again"
+        vectorstore.delete(ids[:1050])
+        assert len(store.list(limit=3000).items) == 50
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from langchain_core.vectorstores.utils import maximal_marginal_relevance
 
 from memorylink.async_store import AsyncMemoryStore
 from memorylink.errors import MemoryLinkError, ValidationError
+from memorylink.filters import MAX_VALUES
 from memorylink.integrations.langchain._documents import ID_KEY, is_memory_id, prepare, to_document
 from memorylink.integrations.langchain._filters import to_memorylink_filter
 from memorylink.models import BatchResult, Memory, Page, SearchResult, SortBy, validate_new_memory
@@ -88,14 +89,15 @@ class Planner:
         """The memories (in scope) behind each LangChain id: a caller-given id, or a memory's own id."""
         wanted = list(dict.fromkeys(ids))
         found: dict[str, list[Memory]] = {}
-        size = self.store.settings.limits.max_page_size
+        page_size = self.store.settings.limits.max_page_size
+        size = min(page_size, MAX_VALUES)  # one "in" list holds at most MAX_VALUES ids
         for start in range(0, len(wanted), size):
             chunk = wanted[start : start + size]
             cursor: str | None = None
             while True:
                 page: Page[Memory] = yield Call(
                     "list",
-                    kwargs={"filter": {f"metadata.{ID_KEY}": {"in": chunk}}, "limit": size, "cursor": cursor}
+                    kwargs={"filter": {f"metadata.{ID_KEY}": {"in": chunk}}, "limit": page_size, "cursor": cursor}
                     | self.scope,
                 )
                 for memory in page.items:
