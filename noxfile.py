@@ -61,6 +61,8 @@ def langchain(session: nox.Session) -> None:
     from tests_integrations/langchain with its own pytest.ini; the default `pytest` never collects it.
     """
     session.install("-e", ".[langchain,dev]", "langchain-tests>=1,<2")
+    session.run("ruff", "check", "tests_integrations")  # the lint session covers src, tests, examples
+    session.run("ruff", "format", "--check", "tests_integrations")
     session.run(
         "pytest", "-c", "tests_integrations/langchain/pytest.ini", "--rootdir", ".", "tests_integrations/langchain"
     )
