@@ -269,6 +269,8 @@ def test_from_texts_over_a_given_store_does_not_own_it(store: MemoryStore) -> No
     vectorstore = MemoryLinkVectorStore.from_texts(["x"], MemoryLinkEmbeddings(store.embedder), store=store)
     vectorstore.close()
     assert not store.closed and len(store.list().items) == 1
+    with pytest.raises(TypeError, match="path"):
+        MemoryLinkVectorStore.from_texts(["x"], MemoryLinkEmbeddings(store.embedder), store=store, path="elsewhere")
 
 
 def test_afrom_texts(tmp_path: Path) -> None:

@@ -324,6 +324,9 @@ class _FromTexts:
         }
         if options:
             raise TypeError(f"unexpected arguments: {', '.join(sorted(options))}")
+        opening = [name for name in ("path", "passphrase", "key", "embedder_name") if name in kwargs]
+        if self.store is not None and opening:
+            raise TypeError(f"store= is already open: {', '.join(opening)} would be ignored")
 
     def embedder(self, embedding: Embeddings) -> Embedder:
         if isinstance(embedding, MemoryLinkEmbeddings):
