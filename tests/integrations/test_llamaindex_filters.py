@@ -150,3 +150,32 @@ def test_same_answer_as_llamaindex(
         return  # LlamaIndex compares a list with ==, <, in ...; memorylink matches a list to no scalar
     compiled = to_memorylink_filter(filters)
     assert Filter.parse(compiled).matches(record(metadata)) == expected
+
+
+LIST_OPERATORS = [FilterOperator.CONTAINS, FilterOperator.ANY, FilterOperator.ALL, FilterOperator.TEXT_MATCH]
+_LIST_VALUED = {FilterOperator.ANY, FilterOperator.ALL}
+words = st.sampled_from(["x", "y", "xy"])
+
+
+@st.composite
+def list_leaf(draw: st.DrawFn) -> MetadataFilter:
+    operator = draw(st.sampled_from(LIST_OPERATORS))
+    value: Any = draw(st.lists(words, min_size=1, max_size=3)) if operator in _LIST_VALUED else draw(words)
+    return MetadataFilter(key=draw(st.sampled_from(KEYS)), value=value, operator=operator)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    leaves=st.lists(list_leaf(), min_size=1, max_size=3),
+    condition=st.sampled_from([FilterCondition.AND, FilterCondition.OR, FilterCondition.NOT]),
+    metadata=st.dictionaries(st.sampled_from(KEYS), st.one_of(words, st.lists(words, max_size=3))),
+)
+def test_containment_means_the_same(
+    leaves: list[MetadataFilter], condition: FilterCondition, metadata: dict[str, Any]
+) -> None:
+    filters = MetadataFilters(filters=list(leaves), condition=condition)
+    try:
+        expected = build_metadata_filter_fn(lambda _: metadata, filters)("node")
+    except TypeError:  # TEXT_MATCH on a list value: LlamaIndex raises, memorylink says false
+        return
+    assert Filter.parse(to_memorylink_filter(filters)).matches(record(metadata)) == expected

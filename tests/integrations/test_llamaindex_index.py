@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +133,18 @@ def test_scopes_keep_indexes_apart(store: MemoryStore) -> None:
     bob.insert(Document(text="Bob's own window seat note", id_="bob-note"))
     assert [h.node.ref_doc_id for h in bob.as_retriever(similarity_top_k=5).retrieve("window seats")] == ["bob-note"]
     assert store.list(user_id="ann").items and len(store.list(user_id="bob").items) == 1
+
+
+def test_an_index_over_a_reopened_store(tmp_path: Path) -> None:
+    key = bytes(range(32))
+    with MemoryStore.open(tmp_path / "s", key=key, embedder=HashingEmbedder()) as store:
+        make_index(store, user_id="ann")
+    with MemoryStore.open(tmp_path / "s", key=key) as store:  # the recorded embedder comes back
+        index = VectorStoreIndex.from_vector_store(
+            MemoryLinkVectorStore(store, user_id="ann"), embed_model=MemoryLinkEmbedding.from_store(store)
+        )
+        hits = index.as_retriever(similarity_top_k=1).retrieve("window seats on long flights")
+        assert [hit.node.ref_doc_id for hit in hits] == ["seats"]
+        assert hits[0].node.metadata == {"topic": "travel", "year": 2024}
+    raw = b"".join(p.read_bytes() for p in (tmp_path / "s").iterdir() if p.is_file())
+    assert b"window seats" not in raw and b"travel" not in raw  # nodes are encrypted at rest
