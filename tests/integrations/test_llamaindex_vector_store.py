@@ -204,3 +204,23 @@ def test_embedding_bridge_matches_the_store() -> None:
     assert len(bridge.get_text_embedding_batch(["a", "b", "c"])) == 3
     assert asyncio.run(bridge.aget_query_embedding("hi")) == pytest.approx(bridge.get_query_embedding("hi"))
     assert asyncio.run(bridge.aget_text_embedding_batch(["a", "b"])) == bridge.get_text_embedding_batch(["a", "b"])
+
+
+def test_adding_a_stored_node_id_replaces_it(store: MemoryStore) -> None:
+    vector_store = MemoryLinkVectorStore(store, user_id="ann")
+    first = node("the first version", "doc")
+    other_scope = MemoryLinkVectorStore(store, user_id="bob")
+    other_scope.add([TextNode(id_=first.node_id, text="bob's node with the same id")])
+    vector_store.add([first, node("a neighbour")])
+    vector_store.add([TextNode(id_=first.node_id, text="the second version")])
+    assert sorted(m.text for m in store.list(user_id="ann").items) == ["a neighbour", "the second version"]
+    assert [m.text for m in store.list(user_id="bob").items] == ["bob's node with the same id"]
+    with pytest.raises(ValidationError):  # a refused batch replaces nothing
+        vector_store.add([TextNode(id_=first.node_id, text="third"), node("bad", **{"x.y": 1})])
+    assert sorted(m.text for m in store.list(user_id="ann").items) == ["a neighbour", "the second version"]
+
+    async def again() -> list[str]:
+        await vector_store.async_add([TextNode(id_=first.node_id, text="the async version")])
+        return sorted(n.get_content() for n in await vector_store.aget_nodes())
+
+    assert asyncio.run(again()) == ["a neighbour", "the async version"]

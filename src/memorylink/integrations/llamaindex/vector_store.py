@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypedDict, get_args
+from typing import Any, NoReturn, TypedDict, get_args
 
 from llama_index.core.schema import BaseNode
 from llama_index.core.vector_stores.types import (
@@ -117,28 +117,61 @@ class MemoryLinkVectorStore(BasePydanticVectorStore):
     def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
         """Store the nodes (one embedding pass); returns their node ids.
 
-        All or nothing: if one node is refused (text or metadata over a limit, a metadata key
-        with a ``.``, ...) the others of this call are removed again and the error is raised.
+        A node whose id is already stored (in scope) replaces it: the new memory is written
+        first, then the old one is deleted. All or nothing: if one node is refused (text or
+        metadata over a limit, a metadata key with a ``.``, ...) the others of this call are
+        removed again, nothing is replaced, and the error is raised.
         """
         items = [node_to_item(node, self.scope) for node in nodes]
         if not items:
             return []
+        node_ids = [node.node_id for node in nodes]
+        replaced = self._memory_ids(node_ids)
         result = self._store.add_many(items)
         if result.failed:
             self._store.delete_many(ids=result.ids)
-        _raise_first_error(result)
-        return [node.node_id for node in nodes]
+            _raise_first_error(result)
+        if replaced:
+            self._store.delete_many(ids=replaced)
+        return node_ids
 
     async def async_add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
         """``add`` without blocking the event loop."""
         items = [node_to_item(node, self.scope) for node in nodes]
         if not items:
             return []
+        node_ids = [node.node_id for node in nodes]
+        replaced = await self._amemory_ids(node_ids)
         result = await self._async_store.add_many(items)
         if result.failed:
             await self._async_store.delete_many(ids=result.ids)
-        _raise_first_error(result)
-        return [node.node_id for node in nodes]
+            _raise_first_error(result)
+        if replaced:
+            await self._async_store.delete_many(ids=replaced)
+        return node_ids
+
+    def _memory_ids(self, node_ids: list[str]) -> list[str]:
+        """Ids of the memories in scope that hold these nodes."""
+        where = _ids_filter(NODE_ID_KEY, node_ids)
+        found: list[str] = []
+        cursor: str | None = None
+        while True:
+            page = self._store.list(filter=where, limit=_PAGE, cursor=cursor, **self.scope)
+            found.extend(memory.id for memory in page.items)
+            cursor = page.next_cursor
+            if cursor is None:
+                return found
+
+    async def _amemory_ids(self, node_ids: list[str]) -> list[str]:
+        where = _ids_filter(NODE_ID_KEY, node_ids)
+        found: list[str] = []
+        cursor: str | None = None
+        while True:
+            page = await self._async_store.list(filter=where, limit=_PAGE, cursor=cursor, **self.scope)
+            found.extend(memory.id for memory in page.items)
+            cursor = page.next_cursor
+            if cursor is None:
+                return found
 
     # -- query -----------------------------------------------------------------------------
 
@@ -277,10 +310,8 @@ def _to_result(result: SearchResult) -> VectorStoreQueryResult:
     )
 
 
-def _raise_first_error(result: BatchResult) -> None:
+def _raise_first_error(result: BatchResult) -> NoReturn:
     errors = result.errors
-    if not errors:
-        return
     first = errors[0]
     assert first.error is not None
     raise ValidationError(
