@@ -68,3 +68,16 @@ def test_webhook_receiver_verifies_and_deduplicates(tmp_path: Path) -> None:
     handled = [line for line in out.splitlines() if line.startswith("memory.")]
     assert handled[0].startswith("memory.created") and memory.id in handled[0]
     assert len(handled) == 2, (out, err)
+
+
+@pytest.mark.model
+def test_the_notebook_runs() -> None:
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    notebook = nbformat.read(ROOT / "examples" / "walkthrough.ipynb", as_version=4)
+    nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3").execute()
+    outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
+    assert not [output for output in outputs if output.output_type == "error"]
+    text = "\n".join(str(out.get("text", "")) + str(out.get("data", {}).get("text/plain", "")) for out in outputs)
+    assert "3 stored, 1 failed" in text
+    assert "'memory.created'" in text and "'memory.deleted'" in text
