@@ -11,7 +11,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -20,12 +20,22 @@ from memorylink.cli._errors import CliUsageError
 from memorylink.embedders.known import embedder_named
 from memorylink.errors import ValidationError
 
-__all__ = ["CliState", "default_store_path", "read_key_file"]
+__all__ = ["CliState", "JsonOpt", "default_store_path", "read_key_file", "state_of"]
 
 STORE_VARIABLE = "MEMORYLINK_STORE"
 PASSPHRASE_VARIABLE = "MEMORYLINK_PASSPHRASE"
 KEY_FILE_VARIABLE = "MEMORYLINK_KEY_FILE"
 NEW_PASSPHRASE_VARIABLE = "MEMORYLINK_NEW_PASSPHRASE"
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (the library's models) instead of a table.")]
+"""The ``--json`` flag every command that prints results takes."""
+
+
+def state_of(ctx: typer.Context) -> CliState:
+    """The root command's :class:`CliState` (``ctx.obj``)."""
+    state: CliState = ctx.obj
+    return state
 
 
 def default_store_path() -> Path:

@@ -15,18 +15,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressC
 
 from memorylink.cli._errors import ExitCode
 from memorylink.cli._output import Output
-from memorylink.cli._state import NEW_PASSPHRASE_VARIABLE, CliState, read_key_file
+from memorylink.cli._state import NEW_PASSPHRASE_VARIABLE, JsonOpt, read_key_file, state_of
 from memorylink.embedders.known import EMBEDDER_CHOICES
 
 __all__ = ["register"]
 
 EmbedderChoice = Literal["minilm", "minilm-onnx", "hashing"]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-def _state(ctx: typer.Context) -> CliState:
-    state: CliState = ctx.obj
-    return state
 
 
 def register(app: typer.Typer) -> None:
@@ -47,7 +41,7 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """Create a store, encrypted under a passphrase (prompted, or $MEMORYLINK_PASSPHRASE) or a key file."""
-        state = _state(ctx)
+        state = state_of(ctx)
         with state.create(embedder) as store:
             info = store.describe(state.store_path)
         out = Output(as_json=as_json)
@@ -59,14 +53,14 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def stats(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         """Counts, sizes and identity of the store."""
-        with _state(ctx).open() as store:
+        with state_of(ctx).open() as store:
             result = store.stats()
         Output(as_json=as_json).stats(result)
 
     @app.command()
     def doctor(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         """Check the store: schema, embedder, every record's integrity, index vs storage, webhook outbox."""
-        with _state(ctx).open() as store:
+        with state_of(ctx).open() as store:
             report = store.check()
         Output(as_json=as_json).check(report)
         if not report.ok:
@@ -81,7 +75,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Re-encrypt the whole store under a new passphrase ($MEMORYLINK_NEW_PASSPHRASE or prompted) or key."""
-        state = _state(ctx)
+        state = state_of(ctx)
         with state.open() as store:
             if new_key_file is not None:
                 key_id = store.rotate_key(key=read_key_file(new_key_file, store=state.store_path))
@@ -104,7 +98,7 @@ def register(app: typer.Typer) -> None:
         run_id: Annotated[str | None, typer.Option("--run-id", "-r")] = None,
     ) -> None:
         """Export memories as JSON Lines (encrypted under the store's key unless --plaintext)."""
-        with _state(ctx).open() as store:
+        with state_of(ctx).open() as store:
             if destination == "-":
                 count = store.export(sys.stdout, plaintext=plaintext, user_id=user_id, agent_id=agent_id, run_id=run_id)
                 sys.stdout.flush()
@@ -137,7 +131,7 @@ def register(app: typer.Typer) -> None:
         $MEMORYLINK_IMPORT_PASSPHRASE when it came from a store with another key.
         Exit code 5 when some lines failed.
         """
-        state = _state(ctx)
+        state = state_of(ctx)
         secret: dict[str, bytes | str] = {}
         if source_key_file is not None:
             secret["key"] = read_key_file(source_key_file)

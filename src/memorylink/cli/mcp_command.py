@@ -8,7 +8,7 @@ import typer
 
 from memorylink.cli._errors import CliUsageError
 from memorylink.cli._output import Output
-from memorylink.cli._state import CliState
+from memorylink.cli._state import state_of
 
 __all__ = ["register"]
 
@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
             raise CliUsageError(str(error)) from None
         from memorylink.events.env import configure_webhook_from_env
 
-        state = _state(ctx)
+        state = state_of(ctx)
         with state.open(deliver=True) as store:
             created = configure_webhook_from_env(store.webhooks, state.environ)
             secret = getattr(created, "secret", None)
@@ -50,8 +50,3 @@ def register(app: typer.Typer) -> None:
                 Output().note(f"webhook {created.id if created else ''} added; signing secret (shown once): {secret}")
             server = create_server(store, user_id=user_id, agent_id=agent_id, admin=admin)
             run_server(server, transport="http" if http else "stdio", host=host, port=port, bearer_token=token)
-
-
-def _state(ctx: typer.Context) -> CliState:
-    state: CliState = ctx.obj
-    return state

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 
 from memorylink.cli._errors import CliUsageError, ExitCode
 from memorylink.cli._output import Output
 from memorylink.cli._parsing import parse_meta, parse_where, read_text_argument
-from memorylink.cli._state import CliState
+from memorylink.cli._state import JsonOpt, state_of
 from memorylink.errors import NotFoundError
 
 __all__ = ["register"]
@@ -20,7 +20,6 @@ UserOpt = Annotated[
 ]
 AgentOpt = Annotated[str | None, typer.Option("--agent-id", "-a", help="Scope: only this agent's memories.")]
 RunOpt = Annotated[str | None, typer.Option("--run-id", "-r", help="Scope: only this run's memories.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (the library's models) instead of a table.")]
 TagOpt = Annotated[list[str] | None, typer.Option("--tag", "-t", help="A tag (repeat for several).")]
 MetaOpt = Annotated[
     list[str] | None,
@@ -32,11 +31,29 @@ WhereOpt = Annotated[
 ]
 SinceOpt = Annotated[str | None, typer.Option("--since", help="Created at or after (ISO date or datetime).")]
 UntilOpt = Annotated[str | None, typer.Option("--until", help="Created before (ISO date or datetime).")]
+AnyTagOpt = Annotated[list[str] | None, typer.Option("--tag", "-t", help="Having any of these tags.")]
+MatchMetaOpt = Annotated[list[str] | None, typer.Option("--meta", "-m", help="Metadata key=value to match.")]
 
 
-def _state(ctx: typer.Context) -> CliState:
-    state: CliState = ctx.obj
-    return state
+def _selection(
+    where: str | None,
+    tag: list[str] | None,
+    meta: list[str] | None,
+    since: str | None,
+    until: str | None,
+    scope: tuple[str | None, str | None, str | None],
+) -> dict[str, Any]:
+    """The filter, shortcuts and scope keywords that list and search share."""
+    user_id, agent_id, run_id = scope
+    return {
+        "filter": parse_where(where),
+        "tags": tag,
+        "metadata": parse_meta(meta),
+        "date_range": (since, until) if since or until else None,
+        "user_id": user_id,
+        "agent_id": agent_id,
+        "run_id": run_id,
+    }
 
 
 def register(app: typer.Typer) -> None:
@@ -56,7 +73,7 @@ def register(app: typer.Typer) -> None:
         """Store one memory and print its id."""
         content = read_text_argument(text)
         metadata = parse_meta(meta)
-        with _state(ctx).open() as store:
+        with state_of(ctx).open() as store:
             memory = store.add(
                 content, tags=tag or (), metadata=metadata, user_id=user_id, agent_id=agent_id, run_id=run_id
             )
@@ -76,7 +93,7 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """Show one memory (exit code 1 if there is none in scope)."""
-        with _state(ctx).open() as store:
+        with state_of(ctx).open() as store:
             memory = store.get(memory_id, user_id=user_id, agent_id=agent_id, run_id=run_id)
         if memory is None:
             raise NotFoundError(memory_id)
@@ -86,8 +103,8 @@ def register(app: typer.Typer) -> None:
     def list_(
         ctx: typer.Context,
         where: WhereOpt = None,
-        tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="Having any of these tags.")] = None,
-        meta: Annotated[list[str] | None, typer.Option("--meta", "-m", help="Metadata key=value to match.")] = None,
+        tag: AnyTagOpt = None,
+        meta: MatchMetaOpt = None,
         since: SinceOpt = None,
         until: UntilOpt = None,
         order: Annotated[
@@ -102,18 +119,12 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """List memories, newest first, one page at a time (the next page's cursor goes to stderr)."""
-        with _state(ctx).open() as store:
+        with state_of(ctx).open() as store:
             page = store.list(
-                filter=parse_where(where),
-                tags=tag,
-                metadata=parse_meta(meta),
-                date_range=(since, until) if since or until else None,
                 order=order,
                 limit=limit,
                 cursor=cursor,
-                user_id=user_id,
-                agent_id=agent_id,
-                run_id=run_id,
+                **_selection(where, tag, meta, since, until, (user_id, agent_id, run_id)),
             )
         Output(as_json=as_json).memories(page)
         if not page.items:
@@ -132,8 +143,8 @@ def register(app: typer.Typer) -> None:
             typer.Option("--sort", help="relevance (similarity blended with recency), similarity, or date."),
         ] = "relevance",
         where: WhereOpt = None,
-        tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="Having any of these tags.")] = None,
-        meta: Annotated[list[str] | None, typer.Option("--meta", "-m", help="Metadata key=value to match.")] = None,
+        tag: AnyTagOpt = None,
+        meta: MatchMetaOpt = None,
         since: SinceOpt = None,
         until: UntilOpt = None,
         similar: Annotated[bool, typer.Option("--similar", help="Attach each hit's nearest neighbours.")] = False,
@@ -143,20 +154,14 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """Find memories by meaning (exit code 1 when nothing matches)."""
-        with _state(ctx).open() as store:
+        with state_of(ctx).open() as store:
             result = store.search(
                 query,
                 top_k=top_k,
                 threshold=threshold,
-                filter=parse_where(where),
-                tags=tag,
-                metadata=parse_meta(meta),
-                date_range=(since, until) if since or until else None,
                 sort_by=sort,
                 include_similar=similar,
-                user_id=user_id,
-                agent_id=agent_id,
-                run_id=run_id,
+                **_selection(where, tag, meta, since, until, (user_id, agent_id, run_id)),
             )
         Output(as_json=as_json).search(result)
         if not result.hits:
@@ -189,7 +194,7 @@ def register(app: typer.Typer) -> None:
             raise CliUsageError("--meta and --clear-meta contradict each other")
         tags = [] if clear_tags else tag
         metadata = {} if clear_meta else parse_meta(meta)
-        with _state(ctx).open() as store:
+        with state_of(ctx).open() as store:
             memory = store.update(
                 memory_id, text=text, tags=tags, metadata=metadata, user_id=user_id, agent_id=agent_id, run_id=run_id
             )
@@ -215,7 +220,7 @@ def register(app: typer.Typer) -> None:
             raise CliUsageError("give IDs or --where, not both")
         if where is not None and not yes:
             raise CliUsageError("--where deletes every matching memory: add --yes to confirm")
-        with _state(ctx).open() as store:
+        with state_of(ctx).open() as store:
             if where is not None:
                 deleted = store.delete_many(
                     filter=parse_where(where), user_id=user_id, agent_id=agent_id, run_id=run_id
@@ -240,6 +245,6 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """Every version of a memory, oldest first."""
-        with _state(ctx).open() as store:
+        with state_of(ctx).open() as store:
             versions = store.history(memory_id, user_id=user_id, agent_id=agent_id, run_id=run_id)
         Output(as_json=as_json).history(versions)

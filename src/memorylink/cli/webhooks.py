@@ -10,16 +10,9 @@ import typer
 
 from memorylink.cli._errors import ExitCode
 from memorylink.cli._output import Output
-from memorylink.cli._state import CliState
+from memorylink.cli._state import JsonOpt, state_of
 
 __all__ = ["create_webhooks_app"]
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-def _state(ctx: typer.Context) -> CliState:
-    state: CliState = ctx.obj
-    return state
 
 
 def create_webhooks_app() -> typer.Typer:
@@ -53,7 +46,7 @@ def create_webhooks_app() -> typer.Typer:
         as_json: JsonOpt = False,
     ) -> None:
         """Register an endpoint; its signing secret is printed this once."""
-        with _state(ctx).open() as store:
+        with state_of(ctx).open() as store:
             created = store.webhooks.add(
                 url,
                 events=event or None,
@@ -75,7 +68,7 @@ def create_webhooks_app() -> typer.Typer:
     @app.command("list")
     def list_(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         """List endpoints (without their secrets)."""
-        with _state(ctx).open() as store:
+        with state_of(ctx).open() as store:
             endpoints = store.webhooks.list()
         out = Output(as_json=as_json)
         if as_json:
@@ -101,7 +94,7 @@ def create_webhooks_app() -> typer.Typer:
         ctx: typer.Context, webhook_id: Annotated[str, typer.Argument(metavar="ID", help="The endpoint's id.")]
     ) -> None:
         """Remove an endpoint; it gets nothing more (exit code 1 if there was none)."""
-        with _state(ctx).open() as store:
+        with state_of(ctx).open() as store:
             removed = store.webhooks.remove(webhook_id)
         Output().line(f"removed {webhook_id}" if removed else f"no webhook {webhook_id}")
         if not removed:
@@ -114,7 +107,7 @@ def create_webhooks_app() -> typer.Typer:
         as_json: JsonOpt = False,
     ) -> None:
         """Send one signed test event now and show the receiver's answer (exit code 4 if not delivered)."""
-        with _state(ctx).open() as store:
+        with state_of(ctx).open() as store:
             result = store.webhooks.test(webhook_id)
         delivered = result.outcome.value == "delivered"
         out = Output(as_json=as_json)
@@ -146,7 +139,7 @@ def create_webhooks_app() -> typer.Typer:
         as_json: JsonOpt = False,
     ) -> None:
         """Recent delivery records of an endpoint: state, attempts, last status and error."""
-        with _state(ctx).open() as store:
+        with state_of(ctx).open() as store:
             rows = store.webhooks.deliveries(webhook_id, state=state, limit=limit)
         out = Output(as_json=as_json)
         if as_json:
@@ -176,7 +169,7 @@ def create_webhooks_app() -> typer.Typer:
         ] = None,
     ) -> None:
         """Run the delivery worker in the foreground (short commands leave delivery to long-running ones)."""
-        with _state(ctx).open(deliver=True):
+        with state_of(ctx).open(deliver=True):
             Output().note("delivering webhook events; Ctrl-C to stop")
             with contextlib.suppress(KeyboardInterrupt):
                 threading.Event().wait(seconds)
