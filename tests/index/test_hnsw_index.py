@@ -578,3 +578,14 @@ def test_each_first_write_takes_ownership(write: str) -> None:
         new = vectors(1, seed=77)[0]
         np.testing.assert_allclose(restored.get_vectors(np.array([49]))[0], new / np.linalg.norm(new), atol=1e-6)
     assert not restored._mirror._borrowed
+
+
+def test_a_label_live_in_two_slots_is_detected() -> None:
+    data = bytearray(build(10).to_bytes())
+    meta_length = struct.unpack_from("<Q", data, 24)[0]
+    _, meta, _ = split(bytes(data))
+    base = 32 + meta_length + (-(32 + meta_length) % 8)
+    labels = base + meta["sections"]["element_labels"][0]
+    data[labels + 8 : labels + 16] = data[labels : labels + 8]  # slot 1 now claims slot 0's label
+    with pytest.raises(StoreCorruptedError, match="two slots"):
+        HnswIndex.from_bytes(data)

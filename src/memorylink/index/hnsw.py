@@ -581,8 +581,6 @@ def _restore(snapshot: Snapshot, keep_input: bool) -> tuple[Any, ExactIndex, set
         raise StoreCorruptedError("HNSW index snapshot: live labels disagree with the graph")
     if snapshot.version >= 2 and (snapshot.layout or {}).get("live") != live_labels.size:
         raise StoreCorruptedError("HNSW index snapshot: the live count disagrees with the graph")
-    if np.unique(live_labels).size != live_labels.size:
-        raise StoreCorruptedError("HNSW index snapshot: a label is live in two slots")
 
     mirror = ExactIndex(dimension)
     if vectors_source is not None:
@@ -599,6 +597,8 @@ def _restore(snapshot: Snapshot, keep_input: bool) -> tuple[Any, ExactIndex, set
         )
     # With no deleted slots the mirror may borrow the snapshot's vectors until its first write.
     mirror._load(live_labels, vectors, None if live_slots.size == count else live_slots, borrow=keep_input)
+    if len(mirror._rows) != live_labels.size:  # its label -> row table holds each label once
+        raise StoreCorruptedError("HNSW index snapshot: a label is live in two slots")
     if count:
         mirror._note_label_bound(int(slot_labels.max()))
     tombstones: set[int] = set(slot_labels[deleted].tolist())
