@@ -11,6 +11,7 @@ from typing import Any, Generic, Literal, TypeVar
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from memorylink import _display
 from memorylink.config import Limits
 from memorylink.errors import LimitExceededError, ValidationError
 
@@ -61,6 +62,12 @@ class Memory(BaseModel):
     version: int = Field(1, ge=1)
 
     _utc = field_validator("created_at", "updated_at")(_aware_utc)
+
+    def __repr__(self) -> str:
+        return _display.memory_repr(self)
+
+    def _repr_html_(self) -> str:
+        return _display.memory_html(self)
 
 
 class MemoryVersion(BaseModel):
@@ -131,6 +138,15 @@ class SearchResult(BaseModel):
         """The hits' memories, best first."""
         return [hit.memory for hit in self.hits]
 
+    def __repr__(self) -> str:
+        return (
+            f"SearchResult(query={_display.short(self.query)!r}, hits={len(self.hits)}, total={self.total}, "
+            f"sort_by={self.sort_by!r}, query_time_ms={self.query_time_ms:.1f})"
+        )
+
+    def _repr_html_(self) -> str:
+        return _display.search_html(self)
+
 
 class ErrorInfo(BaseModel):
     """A JSON-able error: the ``to_dict()`` of a :class:`~memorylink.errors.MemoryLinkError`."""
@@ -174,6 +190,15 @@ class BatchResult(BaseModel):
     def errors(self) -> list[BatchItemResult]:
         return [item for item in self.items if item.error is not None]
 
+    def __repr__(self) -> str:
+        failures = ", ".join(f"#{item.index}: {item.error.message}" for item in self.errors if item.error)
+        return f"BatchResult(succeeded={self.succeeded}, failed={self.failed}" + (
+            f", errors=[{failures}])" if failures else ")"
+        )
+
+    def _repr_html_(self) -> str:
+        return _display.batch_html(self)
+
 
 class LineError(BaseModel):
     """A line of an import that was not stored, and why (``line`` is 1-based, the header is line 1)."""
@@ -207,6 +232,12 @@ class Page(BaseModel, Generic[T]):
     def __len__(self) -> int:
         return len(self.items)
 
+    def __repr__(self) -> str:
+        return f"Page(items={len(self.items)}, next_cursor={self.next_cursor!r})"
+
+    def _repr_html_(self) -> str:
+        return _display.page_html(self)
+
 
 class StoreStats(BaseModel):
     """What ``stats()`` reports."""
@@ -224,6 +255,9 @@ class StoreStats(BaseModel):
     disk_bytes: int
     key_id: str
     schema_version: int
+
+    def _repr_html_(self) -> str:
+        return _display.stats_html(self)
 
 
 def _check_scope_id(name: str, value: object, limits: Limits, *, required: bool) -> str | None:
