@@ -47,3 +47,10 @@ def test_plain_reprs_are_short_and_readable(open_store: Callable[..., MemoryStor
     batch = store.add_many(["ok", {"text": ""}])
     assert repr(batch).startswith("BatchResult(succeeded=1, failed=1, errors=[#1: ")
     assert repr(store.list()) == "Page(items=2, next_cursor=None)"
+
+
+def test_the_store_says_where_it_is(open_store: Callable[..., MemoryStore]) -> None:
+    store = open_store("shown")
+    assert repr(store) == f"MemoryStore({str(store.path)!r}, embedder='memorylink/hashing-v1', open)"
+    store.close()
+    assert repr(store).endswith(", closed)")

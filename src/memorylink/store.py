@@ -292,6 +292,11 @@ class MemoryStore(StoreWrites, StoreReads, StoreAdmin):
             self._closed = True
             self._storage.close()
 
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        where = str(self.path) if self.path is not None else "in memory"
+        return f"MemoryStore({where!r}, embedder={self._embedder.name!r}, {state})"
+
     def __enter__(self) -> MemoryStore:
         return self
 
