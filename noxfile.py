@@ -33,7 +33,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on src (the torch model is not needed for this; the light embedder is small)."""
-    session.install("-e", ".[embed-light,cli,mcp,llamaindex,dev]")
+    session.install("-e", ".[embed-light,cli,mcp,llamaindex,langchain,dev]")
     session.run("mypy")
 
 
