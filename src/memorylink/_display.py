@@ -13,7 +13,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from memorylink.models import BatchResult, Memory, Page, SearchResult, StoreStats
 
-__all__ = ["batch_html", "memory_html", "memory_repr", "page_html", "search_html", "short", "stats_html"]
+__all__ = [
+    "batch_html",
+    "memory_html",
+    "memory_repr",
+    "metadata_label",
+    "page_html",
+    "scope_label",
+    "search_html",
+    "short",
+    "stats_html",
+]
 
 _TEXT_WIDTH = 60
 _STYLE = "border-collapse:collapse;font-size:0.9em"
@@ -38,7 +48,8 @@ def _table(columns: Sequence[str], rows: Iterable[Sequence[Any]], caption: str |
     return f'<table style="{_STYLE}">{title}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def _scope(memory: Memory) -> str:
+def scope_label(memory: Memory) -> str:
+    """``user [agent=...] [run=...]``."""
     parts = [memory.user_id]
     if memory.agent_id:
         parts.append(f"agent={memory.agent_id}")
@@ -47,7 +58,8 @@ def _scope(memory: Memory) -> str:
     return " ".join(parts)
 
 
-def _meta(metadata: dict[str, Any]) -> str:
+def metadata_label(metadata: dict[str, Any]) -> str:
+    """``key=value, ...`` with JSON values."""
     return ", ".join(f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in metadata.items())
 
 
@@ -56,8 +68,8 @@ def _memory_row(memory: Memory) -> list[Any]:
         memory.id,
         short(memory.text),
         ", ".join(memory.tags),
-        _meta(memory.metadata),
-        _scope(memory),
+        metadata_label(memory.metadata),
+        scope_label(memory),
         memory.created_at.strftime("%Y-%m-%d %H:%M"),
     ]
 
@@ -100,7 +112,7 @@ def search_html(result: SearchResult) -> str:
         f"{result.query_time_ms:.1f} ms, sorted by {result.sort_by}"
     )
     rows = (
-        [f"{hit.score:.3f}", f"{hit.similarity:.3f}", *_memory_row(hit.memory)[:3], _scope(hit.memory)]
+        [f"{hit.score:.3f}", f"{hit.similarity:.3f}", *_memory_row(hit.memory)[:3], scope_label(hit.memory)]
         for hit in result.hits
     )
     return _table(["score", "similarity", "id", "text", "tags", "scope"], rows, caption)

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from memorylink import BatchResult, ImportResult, Memory, MemoryVersion, Page, SearchResult, StoreStats
+from memorylink._display import metadata_label, scope_label, short
 from memorylink._inspect import StoreCheck
 
 __all__ = ["Output"]
@@ -22,22 +23,8 @@ __all__ = ["Output"]
 _TEXT_WIDTH = 72
 
 
-def _short(text: str, width: int = _TEXT_WIDTH) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
-
-
-def _scope(memory: Memory) -> str:
-    parts = [memory.user_id]
-    if memory.agent_id:
-        parts.append(f"agent={memory.agent_id}")
-    if memory.run_id:
-        parts.append(f"run={memory.run_id}")
-    return " ".join(parts)
-
-
-def _meta(metadata: dict[str, Any]) -> str:
-    return ", ".join(f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in metadata.items())
+def _short(text: str) -> str:
+    return short(text, _TEXT_WIDTH)
 
 
 class Output:
@@ -79,8 +66,8 @@ class Output:
         table.add_row("id", memory.id)
         table.add_row("text", memory.text)
         table.add_row("tags", ", ".join(memory.tags) or "-")
-        table.add_row("metadata", _meta(memory.metadata) or "-")
-        table.add_row("scope", _scope(memory))
+        table.add_row("metadata", metadata_label(memory.metadata) or "-")
+        table.add_row("scope", scope_label(memory))
         table.add_row("created", memory.created_at.isoformat(timespec="seconds"))
         table.add_row("updated", f"{memory.updated_at.isoformat(timespec='seconds')} (version {memory.version})")
         self.console.print(table)
