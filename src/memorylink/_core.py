@@ -58,6 +58,7 @@ class StoreCore:
     _query_cache: LruCache[str, npt.NDArray[np.float32]]
     _closed: bool
     _state: DerivedState
+    _scope_id_cache: dict[tuple[Scope, int], npt.NDArray[np.int64]]
     _outbox: Outbox
     webhooks: WebhookManager
 

@@ -116,15 +116,7 @@ class StoreReads(StoreCore):
         fingerprint = _fingerprint(scope, parsed, order)
         after = _decode_cursor(cursor, fingerprint) if cursor is not None else None
         if parsed is None:
-            blind = self._codec.scope_indexes(scope.user_id or "", scope.agent_id, scope.run_id)
-            columns: dict[str, bytes] = {}
-            if scope.user_id is not None:
-                columns["user_bi"] = blind[0]
-            if scope.agent_id is not None and blind[1] is not None:
-                columns["agent_bi"] = blind[1]
-            if scope.run_id is not None and blind[2] is not None:
-                columns["run_bi"] = blind[2]
-            rows = self._storage.page(scope=columns, order=order, after=after, limit=limit + 1)
+            rows = self._storage.page(scope=self._scope_columns(scope), order=order, after=after, limit=limit + 1)
             # Blind indexes are 8-byte HMAC prefixes: two scope ids may (rarely) share one, so
             # the decrypted scope is checked, and a collision can never leak a memory.
             bodies = [(row, self._codec.open_row(row)) for row in rows]
@@ -282,18 +274,23 @@ class StoreReads(StoreCore):
         include_similar: bool,
         exclude: int | None,
     ) -> tuple[builtins.list[SearchHit], int]:
-        needs_catalog = parsed is not None or not scope.is_empty()
+        needs_catalog = parsed is not None or (not scope.is_empty() and self._state.catalog is not None)
+        scoped_ids: npt.NDArray[np.int64] | None = None
         if needs_catalog:
             catalog: Catalog | None = self._catalog()
         else:
             self._sync()
             catalog = self._state.catalog  # if some other read built it, hits come from it
+            if not scope.is_empty():
+                # A reopened store has no catalog yet, and building it decrypts every memory
+                # (about a second at 100k): a scope alone is answered from the blind indexes.
+                scoped_ids = self._ids_in_scope(scope)
         pool = top_k if sort_by == "similarity" else top_k * self.settings.search.rerank_pool_factor
         if exclude is not None:
             pool += 1
         with self._state.lock.read():
             index = self._state.index
-            allowed = catalog.candidates(scope, parsed) if catalog is not None and needs_catalog else None
+            allowed = catalog.candidates(scope, parsed) if catalog is not None and needs_catalog else scoped_ids
             total = len(index) if allowed is None else len(allowed)
             labels, similarities = index.search(vector, pool, allowed=allowed)
         # Rank on what the index gives (similarity; creation time is in the id), then
@@ -308,7 +305,7 @@ class StoreReads(StoreCore):
             wanted = {label for _, label, _ in batch}
             for neighbours in related_lists.values():
                 wanted.update(n for n, _ in neighbours)
-            memories = self._hydrate(wanted, catalog)
+            memories = self._hydrate(wanted, catalog, scope)
             for score, label, similarity in batch:
                 memory = memories.get(label)
                 if memory is None:
@@ -326,15 +323,41 @@ class StoreReads(StoreCore):
                 )
         return hits, total
 
-    def _hydrate(self, labels: set[int], catalog: Catalog | None) -> dict[int, Memory]:
-        """Memories by label; labels deleted since the index saw them are left out."""
+    def _hydrate(self, labels: set[int], catalog: Catalog | None, scope: Scope) -> dict[int, Memory]:
+        """Memories by label; labels deleted since the index saw them, or outside ``scope``, are left out."""
         if catalog is not None:
             # Current with every commit up to this read's refresh, like the index it ranked.
             with self._state.lock.read():
                 entries = [catalog.entries.get(label) for label in labels]
             return {entry.memory_id: entry.to_memory() for entry in entries if entry is not None}
         rows = self._storage.get_memories(sorted(labels))
-        return {label: self._codec.to_memory(row) for label, row in rows.items()}
+        memories = {label: self._codec.to_memory(row) for label, row in rows.items()}
+        # Scope candidates came from 8-byte blind indexes, which two scope ids may share.
+        return {label: m for label, m in memories.items() if scope.contains(m.user_id, m.agent_id, m.run_id)}
+
+    def _scope_columns(self, scope: Scope) -> dict[str, bytes]:
+        """The blind-index column values a scope restricts (empty for no scope)."""
+        blind = self._codec.scope_indexes(scope.user_id or "", scope.agent_id, scope.run_id)
+        columns: dict[str, bytes] = {}
+        if scope.user_id is not None:
+            columns["user_bi"] = blind[0]
+        if scope.agent_id is not None and blind[1] is not None:
+            columns["agent_bi"] = blind[1]
+        if scope.run_id is not None and blind[2] is not None:
+            columns["run_bi"] = blind[2]
+        return columns
+
+    def _ids_in_scope(self, scope: Scope) -> npt.NDArray[np.int64]:
+        """Ids whose scope indexes match, from storage; cached until the next change."""
+        key = (scope, self._state.applied_seq)  # every change, own or another process's, moves it
+        cached = self._scope_id_cache.get(key)
+        if cached is not None:
+            return cached
+        ids = np.array(self._storage.ids_in_scope(self._scope_columns(scope)), dtype=np.int64)
+        if len(self._scope_id_cache) >= 16:
+            self._scope_id_cache.clear()
+        self._scope_id_cache[key] = ids
+        return ids
 
     def _related(
         self, labels: builtins.list[int], allowed: npt.NDArray[np.int64] | None

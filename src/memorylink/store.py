@@ -87,6 +87,7 @@ class MemoryStore(StoreWrites, StoreReads, StoreAdmin):
         self._ids = IdGenerator()
         self._query_cache: LruCache[str, npt.NDArray[np.float32]] = LruCache(self.settings.search.query_cache_size)
         self._closed = False
+        self._scope_id_cache = {}
         self._outbox = Outbox(storage, lambda: self._codec.cipher, self.settings.events)
         self.events.bind_outbox(self._outbox)
         self._prepare_storage(cipher, kdf, reembed)

@@ -294,6 +294,15 @@ class SqliteStorage(SqliteEventTables):
             ).fetchall()
         return [_memory_row(r) for r in rows]
 
+    def ids_in_scope(self, scope: dict[str, bytes]) -> list[int]:
+        """Ids of the rows whose blind-index columns equal ``scope`` (ascending), from the scope indexes."""
+        clauses = " AND ".join(f"{column} = ?" for column in scope)
+        with self._mutex:
+            rows = self._connection.execute(
+                f"SELECT id FROM memories WHERE {clauses} ORDER BY id", list(scope.values())
+            ).fetchall()
+        return [row[0] for row in rows]
+
     # -- history ---------------------------------------------------------------------
 
     def insert_history(self, rows: Sequence[HistoryRow]) -> None:
