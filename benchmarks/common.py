@@ -57,6 +57,7 @@ def parse_args(description: str, extra: Callable[[argparse.ArgumentParser], None
     parser.add_argument("--reopen-store", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--reopen-hnswlib", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--reopen-count", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--reopen-user", default=None, help=argparse.SUPPRESS)
     if extra is not None:
         extra(parser)
     return parser.parse_args()
@@ -685,7 +686,14 @@ RECALL_COLUMNS = ["filter keeps", "memories kept", "recall@10 mean", "min", "tar
 REOPEN_QUERY = "what did the team decide about the offsite in Lisbon"
 
 
-def reopen_in_child(script: str, *, store: Path | None = None, hnswlib_file: Path | None = None, count: int = 0) -> Any:
+def reopen_in_child(
+    script: str,
+    *,
+    store: Path | None = None,
+    hnswlib_file: Path | None = None,
+    count: int = 0,
+    user_id: str | None = None,
+) -> Any:
     """Run ``script`` as a fresh process that reopens ``store`` (or loads ``hnswlib_file``)
     and answers one search; return its JSON report.
 
@@ -696,6 +704,8 @@ def reopen_in_child(script: str, *, store: Path | None = None, hnswlib_file: Pat
     command = [sys.executable, script]
     if store is not None:
         command += ["--reopen-store", str(store)]
+        if user_id is not None:
+            command += ["--reopen-user", user_id]  # the first search is scoped to this user
     if hnswlib_file is not None:
         command += ["--reopen-hnswlib", str(hnswlib_file), "--reopen-count", str(count)]
     child = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -720,7 +730,7 @@ def maybe_run_reopen_child(args: argparse.Namespace) -> bool:
         embedder = PrecomputedEmbedder()
         embedder.register([REOPEN_QUERY], vector)
         report["open_s"], store = timed(lambda: MemoryStore.open(args.reopen_store, key=KEY, embedder=embedder))
-        report["first_search_s"], result = timed(lambda: store.search(REOPEN_QUERY, top_k=10))
+        report["first_search_s"], result = timed(lambda: store.search(REOPEN_QUERY, top_k=10, user_id=args.reopen_user))
         report["hits"] = len(result.hits)
         report["peak_rss_bytes"] = peak_rss_since_exec()
         report["close_s"], _ = timed(store.close)
