@@ -48,6 +48,7 @@ EXPECTED = [
 ]
 
 HEAVY = [
+    "httpx",  # a core dependency, imported only when a webhook is sent or validated
     "torch",
     "sentence_transformers",
     "transformers",

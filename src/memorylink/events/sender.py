@@ -20,13 +20,14 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
-
-import httpx
+from typing import TYPE_CHECKING, Self
 
 from memorylink._version import __version__
 from memorylink.errors import ValidationError
 from memorylink.events.retry import Outcome, classify, parse_retry_after
+
+if TYPE_CHECKING:
+    import httpx  # imported where used: it costs ~70 ms, and most processes never send a webhook
 
 __all__ = ["MAX_RESPONSE_BYTES", "MAX_URL_LENGTH", "SendResult", "WebhookSender", "validate_webhook_url"]
 
@@ -81,6 +82,8 @@ class WebhookSender:
         trust_env: bool = False,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
+        import httpx
+
         if max_response_bytes < 0:
             raise ValueError(f"max_response_bytes must be >= 0, got {max_response_bytes}")
         self._max_response_bytes = max_response_bytes
@@ -128,6 +131,8 @@ class WebhookSender:
         Returns:
             The result; network failures are results too (``Outcome.RETRY``), never exceptions.
         """
+        import httpx
+
         if not (math.isfinite(timeout_s) and timeout_s > 0):
             raise ValueError(f"timeout_s must be a finite number > 0, got {timeout_s}")
         origin = _origin(url)
@@ -186,6 +191,8 @@ class WebhookSender:
 
 def _request_headers(headers: Mapping[str, str], bearer_token: str | None) -> httpx.Headers:
     """``content-type: application/json``, then ``headers``, then the bearer token; checked for sendability."""
+    import httpx
+
     merged = httpx.Headers({"content-type": "application/json"})
     extra = dict(headers)
     if bearer_token is not None:
@@ -205,6 +212,8 @@ def _describe(exc: httpx.HTTPError, timeout_s: float) -> str:
 
 
 def _reason(exc: httpx.HTTPError, timeout_s: float) -> str:
+    import httpx
+
     if isinstance(exc, httpx.TimeoutException):
         phase = {
             httpx.ConnectTimeout: "connect ",
@@ -250,6 +259,8 @@ def _one_line(text: str) -> str:
 
 def _origin(url: str) -> str:
     """``scheme://host[:port]`` of ``url`` for log lines (the path and query may hold secrets)."""
+    import httpx
+
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError):
@@ -275,6 +286,8 @@ def validate_webhook_url(url: str, *, allow_private: bool = True) -> str:
     Raises:
         ValidationError: With ``field="url"``.
     """
+    import httpx
+
     if not isinstance(url, str):
         raise ValidationError("the webhook URL must be a string", field="url")
     if len(url) > MAX_URL_LENGTH:
