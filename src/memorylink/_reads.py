@@ -179,20 +179,110 @@ class StoreReads(StoreCore):
         """
         self._check_open()
         started = time.perf_counter()
-        limits = self.settings.limits
-        validate_query(query, limits)
-        top_k = check_top_k(top_k, limits)
+        validate_query(query, self.settings.limits)
+        options = self._search_options(top_k, threshold, filter, tags, date_range, metadata, sort_by)
+        vector = self._embed_query(query)
+        return self._search_vector(
+            vector,
+            query,
+            hashlib.sha256(query.encode()).hexdigest(),
+            started,
+            options,
+            include_similar,
+            self._scope(user_id, agent_id, run_id),
+        )
+
+    def search_by_vector(
+        self,
+        vector: Sequence[float] | npt.NDArray[np.floating[Any]],
+        *,
+        top_k: int = 10,
+        threshold: float | None = None,
+        filter: Mapping[str, Any] | Filter | None = None,
+        tags: Sequence[str] | None = None,
+        date_range: tuple[datetime | str | None, datetime | str | None] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        sort_by: SortBy = "relevance",
+        include_similar: bool = False,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+    ) -> SearchResult:
+        """:meth:`search` with a query vector of the store's embedder instead of a text.
+
+        For callers that embed queries themselves (a framework's query embedding, a vector
+        kept from earlier). ``vector`` must have the embedder's dimension and finite values;
+        it is normalised to unit length. The result's ``query`` is ``""``.
+
+        Raises:
+            ValidationError: A vector of the wrong length, with NaN / infinite values, or all zeros.
+        """
+        self._check_open()
+        started = time.perf_counter()
+        options = self._search_options(top_k, threshold, filter, tags, date_range, metadata, sort_by)
+        unit = self._query_vector(vector)
+        return self._search_vector(
+            unit,
+            "",
+            hashlib.sha256(unit.tobytes()).hexdigest(),
+            started,
+            options,
+            include_similar,
+            self._scope(user_id, agent_id, run_id),
+        )
+
+    def _query_vector(self, vector: Sequence[float] | npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float32]:
+        try:
+            array = np.asarray(vector, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise ValidationError("vector must be a sequence of numbers", field="vector") from None
+        dimension = self._embedder.dimension
+        if array.shape != (dimension,):
+            raise ValidationError(
+                f"vector must have {dimension} values (the embedder's dimension), got shape {array.shape}",
+                field="vector",
+            )
+        if not np.all(np.isfinite(array)):
+            raise ValidationError("vector must hold finite numbers", field="vector")
+        norm = float(np.linalg.norm(array))
+        if norm == 0.0:
+            raise ValidationError("vector must not be all zeros", field="vector")
+        return np.ascontiguousarray(array / np.float32(norm), dtype=np.float32)
+
+    def _search_options(
+        self,
+        top_k: int,
+        threshold: float | None,
+        filter: Mapping[str, Any] | Filter | None,
+        tags: Sequence[str] | None,
+        date_range: tuple[datetime | str | None, datetime | str | None] | None,
+        metadata: Mapping[str, Any] | None,
+        sort_by: SortBy,
+    ) -> tuple[int, float | None, Filter | None, SortBy]:
+        """Checked (top_k, threshold, filter, sort_by) of a search."""
+        top_k = check_top_k(top_k, self.settings.limits)
         if threshold is not None and (
             isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0
         ):
             raise ValidationError("threshold must be a number in [0, 1]", field="threshold")
         if sort_by not in get_args(SortBy):
             raise ValidationError(f"sort_by must be one of {', '.join(get_args(SortBy))}", field="sort_by")
-        scope = self._scope(user_id, agent_id, run_id)
         parsed = Filter.all_of(
             Filter.parse(filter), Filter.from_shortcuts(tags=tags, date_range=date_range, metadata=metadata)
         )
-        vector = self._embed_query(query)
+        return top_k, threshold, parsed, sort_by
+
+    def _search_vector(
+        self,
+        vector: npt.NDArray[np.float32],
+        query: str,
+        query_sha256: str,
+        started: float,
+        options: tuple[int, float | None, Filter | None, SortBy],
+        include_similar: bool,
+        scope: Scope,
+    ) -> SearchResult:
+        top_k, threshold, parsed, sort_by = options
         hits, total = self._nearest(vector, top_k, threshold, sort_by, scope, parsed, include_similar, exclude=None)
         result = trusted(
             SearchResult,
@@ -217,7 +307,7 @@ class StoreReads(StoreCore):
             "memory.searched",
             (scope.user_id, scope.agent_id, scope.run_id),
             {
-                "query_sha256": hashlib.sha256(query.encode()).hexdigest(),
+                "query_sha256": query_sha256,
                 "top_k": top_k,
                 "hits": [hit.memory.id for hit in hits],
                 "filter": result.filter,

@@ -141,6 +141,7 @@ class AsyncMemoryStore:
     history = _offload(MemoryStore.history)
     list = _offload(MemoryStore.list)
     search = _offload(MemoryStore.search)
+    search_by_vector = _offload(MemoryStore.search_by_vector)
     similar = _offload(MemoryStore.similar)
     stats = _offload(MemoryStore.stats)
     checkpoint = _offload(MemoryStore.checkpoint)

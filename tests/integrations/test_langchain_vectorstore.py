@@ -218,11 +218,27 @@ def test_mmr_prefers_diverse_results(alice: MemoryLinkVectorStore) -> None:
     assert [d.page_content for d in mmr.invoke("python async guide")] == [d.page_content for d in diverse]
 
 
-def test_search_by_vector_is_not_supported(alice: MemoryLinkVectorStore) -> None:
-    with pytest.raises(NotImplementedError, match="similarity_search"):
-        alice.similarity_search_by_vector([0.0] * 384)
-    with pytest.raises(NotImplementedError):
-        alice.max_marginal_relevance_search_by_vector([0.0] * 384)
+def test_search_by_vector_answers_as_search_by_text(alice: MemoryLinkVectorStore) -> None:
+    alice.add_texts(
+        ["python async programming guide", "python async programming guide!", "python packaging guide"],
+    )
+    alice.with_scope(user_id="bob").add_texts(["python async programming guide for bob"])
+    assert alice.embeddings is not None
+    vector = alice.embeddings.embed_query("python async guide")
+    by_vector = alice.similarity_search_by_vector(vector, k=2)
+    assert [d.page_content for d in by_vector] == [
+        d.page_content for d in alice.similarity_search("python async guide", k=2)
+    ]
+    assert all("bob" not in d.page_content for d in alice.similarity_search_by_vector(vector, k=10))
+    diverse = alice.max_marginal_relevance_search_by_vector(vector, k=2, fetch_k=3, lambda_mult=0.3)
+    assert [d.page_content for d in diverse] == [
+        d.page_content
+        for d in alice.max_marginal_relevance_search("python async guide", k=2, fetch_k=3, lambda_mult=0.3)
+    ]
+    with pytest.raises(ValidationError, match="384 values"):
+        alice.similarity_search_by_vector([1.0, 2.0])
+    found = asyncio.run(alice.asimilarity_search_by_vector(vector, k=2))
+    assert [d.page_content for d in found] == [d.page_content for d in by_vector]
 
 
 def test_memory_retriever_carries_memory_fields(store: MemoryStore, alice: MemoryLinkVectorStore) -> None:

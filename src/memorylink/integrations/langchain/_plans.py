@@ -203,22 +203,35 @@ class Planner:
         result: SearchResult = yield Call("search", (query,), self.search_kwargs(k, options))
         return [(to_document(hit.memory), hit.score) for hit in result.hits]
 
+    def search_by_vector(
+        self, embedding: Sequence[float], k: int, options: dict[str, Any]
+    ) -> Plan[list[tuple[Document, float]]]:
+        """As :meth:`search`, for a query vector of the store's embedder."""
+        result: SearchResult = yield Call("search_by_vector", (list(embedding),), self.search_kwargs(k, options))
+        return [(to_document(hit.memory), hit.score) for hit in result.hits]
+
     def mmr(
-        self, query: str, k: int, fetch_k: int, lambda_mult: float, options: dict[str, Any]
+        self, query: str | Sequence[float], k: int, fetch_k: int, lambda_mult: float, options: dict[str, Any]
     ) -> Plan[list[Document]]:
-        """Maximal marginal relevance over the ``fetch_k`` most similar memories.
+        """Maximal marginal relevance over the ``fetch_k`` most similar memories to a text or a vector.
 
         Candidate vectors are re-embedded from their texts with the store's embedder (the
         store offers no public read of stored vectors); embedders are deterministic, so these
         are the vectors the store holds.
         """
         options = {**options, "sort_by": "similarity"}
-        result: SearchResult = yield Call("search", (query,), self.search_kwargs(max(k, fetch_k), options))
+        kwargs = self.search_kwargs(max(k, fetch_k), options)
+        by_text = isinstance(query, str)
+        method, argument = ("search", query) if by_text else ("search_by_vector", list(query))
+        result: SearchResult = yield Call(method, (argument,), kwargs)
         if not result.hits:
             return []
-        vectors = yield Call(EMBED, ([query, *(hit.memory.text for hit in result.hits)],))
+        texts = [hit.memory.text for hit in result.hits]
+        vectors = yield Call(EMBED, ([query, *texts] if by_text else texts,))
         matrix = np.asarray(vectors, dtype=np.float32)
-        chosen = maximal_marginal_relevance(matrix[0], list(matrix[1:]), lambda_mult=lambda_mult, k=k)
+        candidates = matrix[1:] if by_text else matrix
+        target = matrix[0] if by_text else np.asarray(query, dtype=np.float32)
+        chosen = maximal_marginal_relevance(target, list(candidates), lambda_mult=lambda_mult, k=k)
         return [to_document(result.hits[i].memory) for i in chosen]
 
     def search_kwargs(self, k: int, options: dict[str, Any]) -> dict[str, Any]:

@@ -183,18 +183,26 @@ class MemoryLinkVectorStore(VectorStore):
         return await run_async(self.async_store, self._plans.mmr(query, k, fetch_k, lambda_mult, kwargs))
 
     def similarity_search_by_vector(self, embedding: list[float], k: int = 4, **kwargs: Any) -> list[Document]:
-        """Not supported: memorylink embeds queries itself and has no public search by a raw vector."""
-        raise NotImplementedError(
-            "MemoryLinkVectorStore searches by text (the store embeds the query); use similarity_search"
-        )
+        """The ``k`` documents nearest a query vector of the store's embedder (same ``filter`` / ``tags`` /
+        ``threshold`` arguments as :meth:`similarity_search`)."""
+        return [doc for doc, _ in run_sync(self.store, self._plans.search_by_vector(embedding, k, kwargs))]
+
+    async def asimilarity_search_by_vector(self, embedding: list[float], k: int = 4, **kwargs: Any) -> list[Document]:
+        """Async :meth:`similarity_search_by_vector`."""
+        found = await run_async(self.async_store, self._plans.search_by_vector(embedding, k, kwargs))
+        return [doc for doc, _ in found]
 
     def max_marginal_relevance_search_by_vector(
         self, embedding: list[float], k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5, **kwargs: Any
     ) -> list[Document]:
-        """Not supported, as :meth:`similarity_search_by_vector`; use :meth:`max_marginal_relevance_search`."""
-        raise NotImplementedError(
-            "MemoryLinkVectorStore searches by text (the store embeds the query); use max_marginal_relevance_search"
-        )
+        """:meth:`max_marginal_relevance_search` for a query vector of the store's embedder."""
+        return run_sync(self.store, self._plans.mmr(embedding, k, fetch_k, lambda_mult, kwargs))
+
+    async def amax_marginal_relevance_search_by_vector(
+        self, embedding: list[float], k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5, **kwargs: Any
+    ) -> list[Document]:
+        """Async :meth:`max_marginal_relevance_search_by_vector`."""
+        return await run_async(self.async_store, self._plans.mmr(embedding, k, fetch_k, lambda_mult, kwargs))
 
     def as_memory_retriever(self, **kwargs: Any) -> MemoryLinkRetriever:
         """A :class:`MemoryLinkRetriever` over this store in this scope (``k``, ``filter``, ``threshold`` ...)."""
