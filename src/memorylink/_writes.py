@@ -14,7 +14,6 @@ import pydantic
 from memorylink._core import _ID_RETRIES, StoreCore, _scope_of
 from memorylink._records import Body
 from memorylink.errors import (
-    LimitExceededError,
     MemoryLinkError,
     NotFoundError,
     ValidationError,
@@ -29,6 +28,7 @@ from memorylink.models import (
     Memory,
     Message,
     NewMemory,
+    check_batch_size,
     pydantic_error_to_validation,
     trusted,
     validate_metadata,
@@ -102,15 +102,7 @@ class StoreWrites(StoreCore):
         prefailed: dict[int, MemoryLinkError],
         on_progress: ProgressCallback | None,
     ) -> BatchResult:
-        limit = self.settings.limits.max_batch_size
-        if len(batch) > limit:
-            raise LimitExceededError(
-                f"{len(batch)} items given; the limit max_batch_size is {limit}",
-                limit="max_batch_size",
-                maximum=limit,
-                actual=len(batch),
-                field="items",
-            )
+        check_batch_size(len(batch), self.settings.limits)
         results: list[BatchItemResult | None] = [None] * len(batch)
         valid: list[tuple[int, NewMemory]] = []
         for position, raw in enumerate(batch):
@@ -273,14 +265,7 @@ class StoreWrites(StoreCore):
         scopes: dict[int, tuple[str | None, str | None, str | None]] = {}
         if ids is not None:
             wanted = [decode_id(i) for i in ids]
-            if len(wanted) > self.settings.limits.max_batch_size:
-                raise LimitExceededError(
-                    f"{len(wanted)} ids given; the limit max_batch_size is {self.settings.limits.max_batch_size}",
-                    limit="max_batch_size",
-                    maximum=self.settings.limits.max_batch_size,
-                    actual=len(wanted),
-                    field="ids",
-                )
+            check_batch_size(len(wanted), self.settings.limits, what="ids", field="ids")
             rows = self._storage.get_memories(wanted)
             for label, row in rows.items():
                 owner = _scope_of(self._codec.open_row(row))

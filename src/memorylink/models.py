@@ -436,6 +436,18 @@ def check_scope_id(name: str, value: object, limits: Limits) -> str | None:
     return _check_scope_id(name, value, limits, required=False)
 
 
+def check_batch_size(count: int, limits: Limits, *, what: str = "items", field: str = "items") -> None:
+    """Refuse a batch of more than ``limits.max_batch_size`` (``what`` names its elements)."""
+    if count > limits.max_batch_size:
+        raise LimitExceededError(
+            f"{count} {what} given; the limit max_batch_size is {limits.max_batch_size}",
+            limit="max_batch_size",
+            maximum=limits.max_batch_size,
+            actual=count,
+            field=field,
+        )
+
+
 def check_top_k(top_k: object, limits: Limits) -> int:
     """Validate ``top_k``: an int in [1, max_top_k]."""
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:

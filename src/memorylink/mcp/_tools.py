@@ -14,7 +14,7 @@ from mcp.server import MCPServer
 from mcp_types import ToolAnnotations
 from pydantic import Field, WithJsonSchema
 
-from memorylink.errors import LimitExceededError, MemoryLinkError, NotFoundError
+from memorylink.errors import MemoryLinkError, NotFoundError
 from memorylink.mcp._errors import tool_errors
 from memorylink.mcp._models import DeleteResult
 from memorylink.mcp._scope import ServerScope
@@ -28,6 +28,7 @@ from memorylink.models import (
     Page,
     SearchResult,
     SortBy,
+    check_batch_size,
 )
 from memorylink.store import MemoryStore
 
@@ -109,14 +110,7 @@ def register_tools(server: MCPServer, store: MemoryStore, scope: ServerScope) ->
         user_id: Annotated[str | None, Field(description="Default user_id for items (admin servers only).")] = None,
     ) -> BatchResult:
         with tool_errors("add_memories"):
-            if len(items) > limits.max_batch_size:
-                raise LimitExceededError(
-                    f"{len(items)} items given; the limit max_batch_size is {limits.max_batch_size}",
-                    limit="max_batch_size",
-                    maximum=limits.max_batch_size,
-                    actual=len(items),
-                    field="items",
-                )
+            check_batch_size(len(items), limits)
             # Items outside the server's scope fail here, alone; the rest go to add_many in one
             # batch, and its per-item results are mapped back to the caller's positions.
             defaults = {"user_id": user_id, "agent_id": agent_id, "run_id": run_id}
