@@ -131,10 +131,19 @@ def test_add_is_all_or_nothing(store: MemoryStore) -> None:
     assert store.list().items == []
 
 
-def test_query_needs_text_and_the_default_mode(store: MemoryStore) -> None:
+def test_query_by_text_or_embedding_and_the_default_mode(store: MemoryStore) -> None:
     vector_store = MemoryLinkVectorStore(store)
-    with pytest.raises(ValidationError, match="query_str"):
+    vector_store.add([node("tomatoes in the garden"), node("roses by the door"), node("tomato soup recipe")])
+    by_text = vector_store.query(VectorStoreQuery(query_str="garden tomatoes", similarity_top_k=2))
+    embedding = store.embedder.embed(["garden tomatoes"])[0].tolist()
+    by_vector = vector_store.query(VectorStoreQuery(query_embedding=embedding, similarity_top_k=2))
+    assert by_vector.ids == by_text.ids and len(by_vector.ids or []) == 2
+    async_result = asyncio.run(vector_store.aquery(VectorStoreQuery(query_embedding=embedding, similarity_top_k=2)))
+    assert async_result.ids == by_text.ids
+    with pytest.raises(ValidationError, match="values"):
         vector_store.query(VectorStoreQuery(query_embedding=[0.1] * 256, similarity_top_k=1))
+    with pytest.raises(ValidationError, match="query_str or a query_embedding"):
+        vector_store.query(VectorStoreQuery(similarity_top_k=1))
     with pytest.raises(ValidationError, match="mmr"):
         vector_store.query(VectorStoreQuery(query_str="x", mode=VectorStoreQueryMode.MMR))
     with pytest.raises(ValidationError, match="sort_by"):

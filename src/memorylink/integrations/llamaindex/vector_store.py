@@ -43,7 +43,8 @@ class MemoryLinkVectorStore(BasePydanticVectorStore):
 
     The store embeds texts itself, with its own embedder: ``add`` stores each node's text and
     metadata (node embeddings are not used), and ``query`` searches by ``query.query_str``
-    (``is_embedding_query`` is False, so a retriever does not embed the query first). Build
+    (``is_embedding_query`` is False, so a retriever does not embed the query first), or by
+    ``query.query_embedding`` when it has no text (a vector of the store's embedder). Build
     the index with ``embed_model=MemoryLinkEmbedding.from_store(store)`` so LlamaIndex and the
     store use the same model.
 
@@ -176,33 +177,34 @@ class MemoryLinkVectorStore(BasePydanticVectorStore):
     # -- query -----------------------------------------------------------------------------
 
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
-        """The ``similarity_top_k`` nodes nearest ``query.query_str`` that match its filters."""
-        text, arguments = self._search_arguments(query)
-        return _to_result(self._store.search(text, **arguments))
+        """The ``similarity_top_k`` nodes nearest ``query.query_str`` (else ``query.query_embedding``)
+        that match its filters."""
+        arguments = self._search_arguments(query)
+        if query.query_str is None:
+            return _to_result(self._store.search_by_vector(query.query_embedding or [], **arguments))
+        return _to_result(self._store.search(query.query_str, **arguments))
 
     async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """``query`` without blocking the event loop."""
-        text, arguments = self._search_arguments(query)
-        return _to_result(await self._async_store.search(text, **arguments))
+        arguments = self._search_arguments(query)
+        if query.query_str is None:
+            return _to_result(await self._async_store.search_by_vector(query.query_embedding or [], **arguments))
+        return _to_result(await self._async_store.search(query.query_str, **arguments))
 
-    def _search_arguments(self, query: VectorStoreQuery) -> tuple[str, dict[str, Any]]:
+    def _search_arguments(self, query: VectorStoreQuery) -> dict[str, Any]:
         if query.mode != VectorStoreQueryMode.DEFAULT:
             raise ValidationError(
                 f"query mode {query.mode.value!r} is not supported; memorylink does dense (default) search only",
                 field="mode",
             )
-        if query.query_str is None:
-            raise ValidationError(
-                "memorylink searches by text with its own embedder: the query needs query_str "
-                "(a query_embedding alone cannot be used)",
-                field="query_str",
-            )
+        if query.query_str is None and query.query_embedding is None:
+            raise ValidationError("the query needs a query_str or a query_embedding", field="query_str")
         where = _all_of(
             to_memorylink_filter(query.filters),
             _ids_filter(NODE_ID_KEY, query.node_ids),
             _ids_filter(REF_DOC_ID_KEY, query.doc_ids),
         )
-        return query.query_str, {
+        return {
             "top_k": query.similarity_top_k,
             "filter": where,
             "sort_by": self.sort_by,
