@@ -56,8 +56,9 @@ def test_a_custom_embedder_must_be_passed_again(tmp_path: Path) -> None:
         pass
     with pytest.raises(EmbedderMismatchError, match="acme/custom-v3"):
         MemoryStore.open(tmp_path / "s", key=KEY)
-    with pytest.raises(EmbedderMismatchError):
-        embedder_for("memorylink/hashing-v1", 16, batch_size=8).dimension == 16 and embedder_for("acme/x", 3)
+    assert embedder_for("memorylink/hashing-v1", 16, batch_size=8).dimension == 16
+    with pytest.raises(EmbedderMismatchError, match="acme/x"):
+        embedder_for("acme/x", 3)
 
 
 def test_every_choice_builds_a_lazy_embedder_with_its_own_name() -> None:

@@ -134,15 +134,19 @@ class CliState:
         """Store settings for a CLI process: short commands leave webhook delivery to long-running ones."""
         return Settings(events=EventSettings(deliver=deliver, outbox=outbox))
 
-    def open(self, *, deliver: bool = False, outbox: str = "auto") -> MemoryStore:
-        """Open the existing store (with the embedder it records); a missing store is a usage error."""
+    def open(self, *, deliver: bool = False, outbox: str = "auto", secret: dict[str, Any] | None = None) -> MemoryStore:
+        """Open the existing store (with the embedder it records); a missing store is a usage error.
+
+        ``secret`` is what :meth:`secret` returned, for a command that needs the key again.
+        """
         path = self.store_path
         if not self.exists():
             raise CliUsageError(f"no memorylink store at {path}; create one with `memorylink init`")
-        info = MemoryStore.describe(path)
+        if not secret:
+            secret = self.secret(kind=MemoryStore.describe(path).key_kind)
         return MemoryStore.open(
             path,
-            **self.secret(kind=info.key_kind),
+            **secret,
             settings=self.settings(deliver=deliver, outbox=outbox),
             create=False,
         )

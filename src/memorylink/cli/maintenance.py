@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
+from memorylink import MemoryStore
 from memorylink.cli._errors import ExitCode
 from memorylink.cli._output import Output
 from memorylink.cli._state import NEW_PASSPHRASE_VARIABLE, JsonOpt, read_key_file, state_of
@@ -139,13 +140,13 @@ def register(app: typer.Typer) -> None:
             secret["passphrase"] = state.environ["MEMORYLINK_IMPORT_PASSPHRASE"]
         total = None if source == "-" else _count_lines(Path(source))
         show = sys.stderr.isatty() if progress is None else progress
-        with state.open() as store:
-            own = state.secret(kind=store.describe(state.store_path).key_kind)
-            if not secret:
-                secret = own
-            with _progress(show, total) as advance:
-                handle = sys.stdin if source == "-" else source
-                result = store.import_(handle, on_conflict=on_conflict, on_progress=advance, **secret)  # type: ignore[arg-type]
+        # Without a source key, an encrypted export is opened with this store's passphrase (re-derived
+        # under the export's salt) or key; asked for once, for both.
+        own = state.secret(kind=MemoryStore.describe(state.store_path).key_kind) if state.exists() else {}
+        secret = secret or own
+        with state.open(secret=own) as store, _progress(show, total) as advance:
+            handle = sys.stdin if source == "-" else source
+            result = store.import_(handle, on_conflict=on_conflict, on_progress=advance, **secret)  # type: ignore[arg-type]
         Output(as_json=as_json).batch(result)
         if result.failed:
             raise typer.Exit(ExitCode.PARTIAL)
