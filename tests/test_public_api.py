@@ -10,6 +10,7 @@ import memorylink
 
 EXPECTED = [
     "AsyncMemoryStore",
+    "AuthenticationError",
     "BatchItemResult",
     "BatchResult",
     "Check",
@@ -32,6 +33,9 @@ EXPECTED = [
     "NewMemory",
     "NotFoundError",
     "Page",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RemoteError",
     "SchemaVersionError",
     "SearchHit",
     "SearchResult",

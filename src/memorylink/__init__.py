@@ -9,12 +9,16 @@ from memorylink._version import __version__
 from memorylink.async_store import AsyncMemoryStore
 from memorylink.config import EventSettings, IndexSettings, Limits, SearchSettings, Settings
 from memorylink.errors import (
+    AuthenticationError,
     EmbedderMismatchError,
     InvalidKeyError,
     LimitExceededError,
     MemoryLinkError,
     MissingDependencyError,
     NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RemoteError,
     SchemaVersionError,
     StoreClosedError,
     StoreCorruptedError,
@@ -40,6 +44,7 @@ from memorylink.store import MemoryStore
 
 __all__ = [
     "AsyncMemoryStore",
+    "AuthenticationError",
     "BatchItemResult",
     "BatchResult",
     "Check",
@@ -62,6 +67,9 @@ __all__ = [
     "NewMemory",
     "NotFoundError",
     "Page",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RemoteError",
     "SchemaVersionError",
     "SearchHit",
     "SearchResult",

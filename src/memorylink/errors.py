@@ -14,7 +14,16 @@ Core errors carry no HTTP or MCP notions; each front-end maps them in one place.
     ├── StoreClosedError           the store was used after close()
     ├── StoreCorruptedError        a record failed its integrity check under the right key
     ├── SchemaVersionError         the store was written by a newer memorylink
-    └── MissingDependencyError     an optional extra is not installed (also an ImportError)
+    ├── MissingDependencyError     an optional extra is not installed (also an ImportError)
+    ├── WebhookVerificationError   a received webhook's signature or timestamp did not verify
+    ├── AuthenticationError        a server refused the credentials (none, wrong, revoked, expired)
+    │   └── PermissionDeniedError  the credentials are good but may not do this (scope, another user's data)
+    ├── RateLimitError             a server's rate-limit budget is spent; ``retry_after`` says when to retry
+    └── RemoteError                a server answered an error with no class of its own (a 5xx, an unknown code)
+
+The last four are raised by the remote client (:mod:`memorylink.client`), which rebuilds
+every error from the server's error body into the class of the same ``code``; each error
+it raises carries the server's ``request_id``.
 """
 
 from __future__ import annotations
@@ -22,12 +31,16 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AuthenticationError",
     "EmbedderMismatchError",
     "InvalidKeyError",
     "LimitExceededError",
     "MemoryLinkError",
     "MissingDependencyError",
     "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RemoteError",
     "SchemaVersionError",
     "StoreClosedError",
     "StoreCorruptedError",
@@ -42,9 +55,11 @@ class MemoryLinkError(Exception):
     Attributes:
         code: A stable, machine-readable name (``"not_found"``, ``"validation_error"`` ...).
         details: JSON-able extra facts (field, limit, index ...), safe to show to a caller.
+        request_id: The server's ``X-Request-ID`` when the remote client raised the error, else None.
     """
 
     code: str = "memorylink_error"
+    request_id: str | None = None
 
     def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -163,3 +178,50 @@ class WebhookVerificationError(MemoryLinkError):
     """A received webhook's signature, timestamp or headers did not verify."""
 
     code = "webhook_verification_failed"
+
+
+class AuthenticationError(MemoryLinkError):
+    """A server refused the request's credentials: none given, unknown, revoked or expired (HTTP 401)."""
+
+    code = "unauthenticated"
+
+
+class PermissionDeniedError(AuthenticationError):
+    """The credentials are valid but may not do this: a read-only key writing, another user's data (HTTP 403)."""
+
+    code = "forbidden"
+
+
+class RateLimitError(MemoryLinkError):
+    """A server's rate-limit budget for this credential is spent (HTTP 429).
+
+    Attributes:
+        retry_after: Seconds to wait before the budget allows another call, when the server said.
+    """
+
+    code = "rate_limited"
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after
+
+
+class RemoteError(MemoryLinkError):
+    """A server answered with an error that has no class of its own (a 5xx, a code this client does not know).
+
+    Attributes:
+        code: The server's error code (this instance's, not the class default).
+        status: The HTTP status of the answer.
+    """
+
+    code = "remote_error"
+
+    def __init__(
+        self, message: str, *, code: str | None = None, status: int, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, details=details)
+        if code is not None:
+            self.code = code
+        self.status = status
