@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from memorylink.errors import MemoryLinkError, ValidationError
 from memorylink.events.base import EventSink
@@ -73,20 +73,29 @@ class EventEmitter:
         """Let :meth:`feed` read this store's outbox (done by the store when it opens)."""
         self._outbox = outbox
 
-    def feed(self, after: str | None = None, *, follow: bool = False, poll_interval_s: float = 0.5) -> EventFeed:
+    def feed(
+        self,
+        after: str | None = None,
+        *,
+        follow: bool = False,
+        poll_interval_s: float = 0.5,
+        start: Literal["oldest", "latest"] = "oldest",
+    ) -> EventFeed:
         """Events recorded in the store's outbox after the event id ``after``, oldest first.
 
         Iterate with ``for`` or ``async for``. With ``follow`` the iteration waits for new
-        events until ``feed.close()``. The outbox records events while a webhook endpoint
-        exists, or always with ``Settings(events=EventSettings(outbox="always"))``; events
-        older than ``retention_days`` may be gone.
+        events until ``feed.close()``. Without ``after``, ``start="oldest"`` begins at the
+        oldest event kept and ``start="latest"`` with the events recorded from now on. The
+        outbox records events while a webhook endpoint exists, or always with
+        ``Settings(events=EventSettings(outbox="always"))``; events older than
+        ``retention_days`` may be gone.
 
         Raises:
             MemoryLinkError: No store outbox is bound to this emitter.
         """
         if self._outbox is None:
             raise MemoryLinkError("this event emitter belongs to no open store, so it has no feed")
-        return EventFeed(self._outbox, after, follow=follow, poll_interval_s=poll_interval_s)
+        return EventFeed(self._outbox, after, follow=follow, poll_interval_s=poll_interval_s, start=start)
 
     def subscribe(self, callback: EventCallback, types: Iterable[str] | None = None) -> Subscription:
         """Call ``callback(event)`` for each event whose type is in ``types``.

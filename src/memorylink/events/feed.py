@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from typing import Literal
 
 import anyio
 
@@ -24,13 +25,15 @@ _PAGE = 256
 
 
 class EventFeed:
-    """Events after ``after`` (an event id; ``None``: from the oldest kept), sync or async.
+    """Events after ``after`` (an event id; ``None``: from ``start``), sync or async.
 
     ``for event in feed`` and ``async for event in feed`` both work. Without ``follow`` the
     iteration ends at the newest event; with it, it waits for new ones (checking every
     ``poll_interval_s``, and at once when this process commits) until :meth:`close`.
+    With no ``after``, ``start="oldest"`` begins at the oldest event kept and
+    ``start="latest"`` after the newest one recorded when the feed starts (only new events).
 
-    Raises (when iteration starts):
+    Raises (when iteration starts, or from :meth:`seek`):
         NotFoundError: ``after`` is not in the outbox (unknown, or pruned by the retention).
     """
 
@@ -41,11 +44,17 @@ class EventFeed:
         *,
         follow: bool = False,
         poll_interval_s: float = 0.5,
+        start: Literal["oldest", "latest"] = "oldest",
     ) -> None:
         if not 0.0 < poll_interval_s <= 60.0:
             raise ValidationError("poll_interval_s must be in (0, 60]", field="poll_interval_s")
+        if start not in ("oldest", "latest"):
+            raise ValidationError("start must be 'oldest' or 'latest'", field="start")
+        if after is not None and start == "latest":
+            raise ValidationError("give after or start='latest', not both", field="start")
         self._outbox = outbox
         self._after = after
+        self._latest = start == "latest"
         self._follow = follow
         self._poll_interval_s = poll_interval_s
         self._wake = outbox.committed
@@ -60,9 +69,30 @@ class EventFeed:
         with self._wake:
             self._wake.notify_all()
 
+    def seek(self) -> str | None:
+        """Fix where the feed starts now, rather than when iteration begins (blocking: reads storage).
+
+        Lets a server refuse an unknown ``after`` before it starts streaming, and learn the
+        position of a ``start="latest"`` feed. Idempotent.
+
+        Returns:
+            :attr:`last_event_id`: the event the feed continues after (None: from the oldest kept).
+
+        Raises:
+            NotFoundError: ``after`` is not in the outbox (unknown, or pruned by the retention).
+        """
+        self._start()
+        return self.last_event_id
+
     def _start(self) -> int:
         if self._position is None:
-            self._position = 0 if self._after is None else self._outbox.seq_of(self._after)
+            if self._latest:
+                last = self._outbox.last_seq()
+                newest = self._outbox.read(last - 1, 1) if last else []
+                self.last_event_id = newest[0].event.id if newest else None
+                self._position = last
+            else:
+                self._position = 0 if self._after is None else self._outbox.seq_of(self._after)
         return self._position
 
     def _next_page(self) -> list[StoredEvent]:
