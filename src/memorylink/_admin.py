@@ -14,6 +14,7 @@ from memorylink._exchange import ImportResult, export_memories, import_memories
 from memorylink._inspect import Check, StoreCheck
 from memorylink._records import RecordCodec
 from memorylink._writes import ProgressCallback
+from memorylink.app_data import reseal_app_data
 from memorylink.crypto.aesgcm import AesGcmCipher
 from memorylink.crypto.keycheck import make_key_check
 from memorylink.crypto.keys import coerce_raw_key, derive_key, new_kdf_params
@@ -288,6 +289,7 @@ class StoreAdmin(StoreCore):
             )
             reseal_outbox(self._storage, old_codec.cipher, new_cipher)
             reseal_webhooks(self._storage, old_codec.cipher, new_cipher)
+            reseal_app_data(self._storage, old_codec.cipher, new_cipher)
             old_snapshot = state.snapshot_path()
             state.codec = new_codec
             self._codec = new_codec

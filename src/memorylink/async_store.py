@@ -15,13 +15,14 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from memorylink._concurrency import run_sync_in_thread
 from memorylink._inspect import StoreInfo
+from memorylink.app_data import AppData
 from memorylink.config import Settings
 from memorylink.embedders.base import Embedder
 from memorylink.events.emitter import EventEmitter
 from memorylink.events.webhook_manager import WebhookManager
 from memorylink.store import MemoryStore
 
-__all__ = ["AsyncMemoryStore", "AsyncWebhookManager"]
+__all__ = ["AsyncAppData", "AsyncMemoryStore", "AsyncWebhookManager"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -68,6 +69,33 @@ class AsyncWebhookManager:
     wants = _offload_webhooks(WebhookManager.wants)
 
 
+def _offload_app_data(
+    method: Callable[Concatenate[AppData, P], R],
+) -> Callable[Concatenate[AsyncAppData, P], Coroutine[Any, Any, R]]:
+    async def offloaded(self: AsyncAppData, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await run_sync_in_thread(method, self.sync, *args, **kwargs)
+
+    functools.update_wrapper(offloaded, method)
+    return offloaded
+
+
+class AsyncAppData:
+    """Async twin of :class:`~memorylink.app_data.AppData` (``store.app_data``)."""
+
+    def __init__(self, app_data: AppData) -> None:
+        self.sync = app_data
+
+    get = _offload_app_data(AppData.get)
+    get_json = _offload_app_data(AppData.get_json)
+    entry = _offload_app_data(AppData.entry)
+    put = _offload_app_data(AppData.put)
+    put_json = _offload_app_data(AppData.put_json)
+    update_json = _offload_app_data(AppData.update_json)
+    delete = _offload_app_data(AppData.delete)
+    entries = _offload_app_data(AppData.entries)
+    count = _offload_app_data(AppData.count)
+
+
 class AsyncMemoryStore:
     """Async twin of :class:`MemoryStore`: ``await store.add(...)``, ``await store.search(...)``.
 
@@ -78,6 +106,7 @@ class AsyncMemoryStore:
     def __init__(self, store: MemoryStore) -> None:
         self.sync = store
         self.webhooks = AsyncWebhookManager(store.webhooks)
+        self.app_data = AsyncAppData(store.app_data)
 
     @classmethod
     async def open(
@@ -149,6 +178,7 @@ class AsyncMemoryStore:
     export = _offload(MemoryStore.export)
     import_ = _offload(MemoryStore.import_)
     rotate_key = _offload(MemoryStore.rotate_key)
+    emit = _offload(MemoryStore.emit)
     close = _offload(MemoryStore.close)
 
     async def __aenter__(self) -> AsyncMemoryStore:

@@ -6,7 +6,8 @@ import base64
 import json
 import logging
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -21,6 +22,7 @@ from memorylink._records import RecordCodec
 from memorylink._state import DerivedState
 from memorylink._version import __version__
 from memorylink._writes import StoreWrites
+from memorylink.app_data import AppData
 from memorylink.config import Settings
 from memorylink.crypto.aesgcm import AesGcmCipher
 from memorylink.crypto.base import Cipher
@@ -31,10 +33,12 @@ from memorylink.embedders.cache import LruCache
 from memorylink.embedders.known import embedder_for
 from memorylink.errors import (
     EmbedderMismatchError,
+    LimitExceededError,
     ValidationError,
 )
 from memorylink.events.delivery import DeliveryWorker
 from memorylink.events.emitter import EventEmitter
+from memorylink.events.models import Event
 from memorylink.events.outbox import Outbox
 from memorylink.events.webhook_manager import WebhookManager
 from memorylink.ids import IdGenerator
@@ -47,6 +51,11 @@ from memorylink.storage.sqlite import SqliteStorage
 __all__ = ["MemoryStore"]
 
 logger = logging.getLogger(__name__)
+
+_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+_MAX_EVENT_TYPE = 64
+# The store's own event families: only the store reports memory changes and webhook tests.
+_RESERVED_EVENT_PREFIXES = ("memory.", "batch.", "webhook.")
 
 
 class MemoryStore(StoreWrites, StoreReads, StoreAdmin):
@@ -115,6 +124,8 @@ class MemoryStore(StoreWrites, StoreReads, StoreAdmin):
             on_change=self._webhooks_changed,
         )
         """Webhook endpoints: ``store.webhooks.add(url, events=["memory.*"])`` and friends."""
+        self.app_data = AppData(storage, lambda: self._codec.cipher, check_open=self._check_open)
+        """Front-end state sealed in the store: ``store.app_data.put_json("myapp.x", "key", value)``."""
         self._delivery = DeliveryWorker(storage, self._outbox, lambda: self._codec.cipher, self.settings.events)
         self._webhooks_changed()
 
@@ -122,6 +133,72 @@ class MemoryStore(StoreWrites, StoreReads, StoreAdmin):
         if self.settings.events.deliver and self._storage.has_webhooks():
             self._delivery.start()
             self._delivery.wake()
+
+    # -- events --------------------------------------------------------------------------
+
+    def emit(
+        self,
+        event_type: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+    ) -> Event:
+        """Publish a front-end's own event (``auth.login``, ``api_key.used`` ...) like the store's own.
+
+        When the outbox is active the event is recorded there first, so webhooks and the
+        event feed of every process see it; then subscribers and sinks get it. It carries
+        the current :func:`~memorylink.events.request_id` like every event.
+
+        Args:
+            event_type: A dotted lowercase name outside the store's own families
+                (``memory.*``, ``batch.*``, ``webhook.*``).
+            data: A JSON object (at most ``limits.max_metadata_bytes`` as compact JSON).
+            user_id, agent_id, run_id: The scope the event belongs to (None: no user's,
+                so only unscoped listeners see it).
+
+        Returns:
+            The event as published.
+
+        Raises:
+            ValidationError: A malformed or reserved type, data that is not a JSON object,
+                or a bad scope id.
+            LimitExceededError: ``data`` is too large.
+        """
+        self._check_open()
+        if not isinstance(event_type, str) or len(event_type) > _MAX_EVENT_TYPE or not _EVENT_TYPE.match(event_type):
+            raise ValidationError(
+                f"event_type must be a dotted lowercase name such as 'auth.login' (at most {_MAX_EVENT_TYPE} "
+                "characters)",
+                field="event_type",
+            )
+        if event_type.startswith(_RESERVED_EVENT_PREFIXES):
+            raise ValidationError(
+                f"{event_type!r} belongs to the store's own events; emit a type of your own", field="event_type"
+            )
+        if data is not None and not isinstance(data, Mapping):
+            raise ValidationError("data must be a JSON object", field="data")
+        try:
+            encoded = json.dumps(dict(data or {}), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise ValidationError(f"data is not JSON-serialisable: {error}", field="data") from None
+        limit = self.settings.limits.max_metadata_bytes
+        if len(encoded.encode()) > limit:
+            raise LimitExceededError(
+                f"data is {len(encoded.encode())} bytes as JSON; the limit max_metadata_bytes is {limit}",
+                limit="max_metadata_bytes",
+                maximum=limit,
+                actual=len(encoded.encode()),
+                field="data",
+            )
+        scope = self._scope(user_id, agent_id, run_id)
+        event = self._event(event_type, (scope.user_id, scope.agent_id, scope.run_id), json.loads(encoded))
+        if self._outbox.active():
+            with self._storage.transaction():
+                self._outbox.stage([event])
+        self._publish([event])
+        return event
 
     # -- opening -------------------------------------------------------------------------
 

@@ -67,12 +67,12 @@ def test_a_store_from_before_the_event_tables_opens_and_keeps_its_memories(
     store = open_store()
     memory = store.add("written before the upgrade")
     store.close()
-    # Roll the file back to schema 1: drop what migration 2 added.
+    # Roll the file back to schema 1: drop what migrations 2 and 4 added (3 changed no tables).
     storage = SqliteStorage(tmp_path / "store" / "memorylink.db")
     with storage.transaction():
-        for table in ("outbox", "webhooks", "deliveries"):
+        for table in ("outbox", "webhooks", "deliveries", "app_data"):
             storage._connection.execute(f"DROP TABLE {table}")
-        storage._connection.execute("DELETE FROM meta WHERE key = 'migration.2'")
+        storage._connection.execute("DELETE FROM meta WHERE key LIKE 'migration._' AND key != 'migration.1'")
         storage.set_meta("schema_version", "1")
     storage.close()
     reopened = open_store()

@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager
 from typing import NamedTuple, Protocol, runtime_checkable
 
 __all__ = [
+    "AppDataRow",
     "ChangeRow",
     "DeliveryRow",
     "DeliveryState",
@@ -76,6 +77,16 @@ class WebhookRow(NamedTuple):
     updated_at: int
     enabled: bool
     cursor: int
+    body: bytes
+
+
+class AppDataRow(NamedTuple):
+    """One front-end value: insertion position, blind indexes of namespace and key, time (ms); value sealed."""
+
+    seq: int
+    ns_bi: bytes
+    key_bi: bytes
+    updated_at: int
     body: bytes
 
 

@@ -81,6 +81,19 @@ MIGRATIONS: tuple[str, ...] = (
         agent_bi = substr(agent_bi, 1, 8),
         run_bi = substr(run_bi, 1, 8);
     """,
+    # 4: front-end state (a server's users, API keys, audit log): sealed values under blind
+    # indexes of their namespace and key; seq keeps insertion order for newest-first reads.
+    """
+    CREATE TABLE app_data (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        ns_bi      BLOB NOT NULL,
+        key_bi     BLOB NOT NULL,
+        updated_at INTEGER NOT NULL,
+        body       BLOB NOT NULL,
+        UNIQUE (ns_bi, key_bi)
+    );
+    CREATE INDEX app_data_by_namespace ON app_data (ns_bi, seq);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -12,6 +12,7 @@ from pathlib import Path
 from memorylink.errors import SchemaVersionError, StoreCorruptedError
 from memorylink.storage.base import ChangeRow, HistoryRow, MemoryRow, Op
 from memorylink.storage.migrations import MIGRATIONS, SCHEMA_VERSION, migration_hash
+from memorylink.storage.sqlite_appdata import SqliteAppDataTable
 from memorylink.storage.sqlite_events import SqliteEventTables
 
 __all__ = ["SqliteStorage"]
@@ -27,8 +28,8 @@ def _memory_row(row: tuple[object, ...]) -> MemoryRow:
     return MemoryRow(*row)  # type: ignore[arg-type]
 
 
-class SqliteStorage(SqliteEventTables):
-    """Rows of encrypted memories, history, the change journal and the event tables, in one SQLite file.
+class SqliteStorage(SqliteEventTables, SqliteAppDataTable):
+    """Encrypted memories, history, change journal, event tables and front-end state, in one SQLite file.
 
     One connection, guarded by a mutex, serves every thread of the process; SQLite's
     file locks (WAL mode, ``BEGIN IMMEDIATE`` for writes, a busy timeout) coordinate
