@@ -19,7 +19,7 @@ Core errors carry no HTTP or MCP notions; each front-end maps them in one place.
     ├── AuthenticationError        a server refused the credentials (none, wrong, revoked, expired)
     │   └── PermissionDeniedError  the credentials are good but may not do this (scope, another user's data)
     ├── RateLimitError             a server's rate-limit budget is spent; ``retry_after`` says when to retry
-    └── RemoteError                a server answered an error with no class of its own (a 5xx, an unknown code)
+    └── RemoteError                a server error with no class of its own (a 5xx, an unknown code, unreachable)
 
 The last four are raised by the remote client (:mod:`memorylink.client`), which rebuilds
 every error from the server's error body into the class of the same ``code``; each error
@@ -211,15 +211,18 @@ class RateLimitError(MemoryLinkError):
 class RemoteError(MemoryLinkError):
     """A server answered with an error that has no class of its own (a 5xx, a code this client does not know).
 
+    Also raised when the server cannot be reached at all (``code`` ``"connection_error"``,
+    ``status`` None) once the client's retries are spent.
+
     Attributes:
         code: The server's error code (this instance's, not the class default).
-        status: The HTTP status of the answer.
+        status: The HTTP status of the answer; None when no answer arrived.
     """
 
     code = "remote_error"
 
     def __init__(
-        self, message: str, *, code: str | None = None, status: int, details: dict[str, Any] | None = None
+        self, message: str, *, code: str | None = None, status: int | None, details: dict[str, Any] | None = None
     ) -> None:
         super().__init__(message, details=details)
         if code is not None:

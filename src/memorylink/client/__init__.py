@@ -1,0 +1,15 @@
+"""The remote client: a memorylink server used like the local store.
+
+``RemoteStore(base_url, api_key=...)`` has :class:`~memorylink.MemoryStore`'s methods,
+arguments and return models, and ``AsyncRemoteStore`` those of
+:class:`~memorylink.AsyncMemoryStore`, so agent code moves between an embedded store and
+a shared server by changing one constructor. See docs/client.md.
+
+``import memorylink`` does not import this package (nor httpx); importing it does.
+"""
+
+from memorylink.client._async import AsyncRemoteStore, AsyncRemoteWebhooks
+from memorylink.client._retry import Retries
+from memorylink.client._sync import RemoteStore, RemoteWebhooks
+
+__all__ = ["AsyncRemoteStore", "AsyncRemoteWebhooks", "RemoteStore", "RemoteWebhooks", "Retries"]

@@ -1,0 +1,187 @@
+"""AsyncRemoteStore: AsyncMemoryStore's methods, answered by a memorylink server over HTTP."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable, Coroutine, Mapping
+from types import TracebackType
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import anyio
+import httpx
+
+from memorylink.client._base import (
+    Call,
+    Calls,
+    ClientState,
+    WebhookCalls,
+    check_open,
+    client_headers,
+    mirror,
+    normalise_base_url,
+)
+from memorylink.client._errors import connection_error, retry_after
+from memorylink.client._retry import Retries
+
+__all__ = ["AsyncRemoteStore", "AsyncRemoteWebhooks"]
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _remote(
+    build: Callable[Concatenate[Calls, P], Call[R]],
+) -> Callable[Concatenate[AsyncRemoteStore, P], Coroutine[Any, Any, R]]:
+    async def method(self: AsyncRemoteStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await self._send(build(self._calls, *args, **kwargs))
+
+    return mirror(method, build, "AsyncRemoteStore")
+
+
+def _remote_webhooks(
+    build: Callable[Concatenate[WebhookCalls, P], Call[R]],
+) -> Callable[Concatenate[AsyncRemoteWebhooks, P], Coroutine[Any, Any, R]]:
+    async def method(self: AsyncRemoteWebhooks, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await self._store._send(build(self._calls, *args, **kwargs))
+
+    return mirror(method, build, "AsyncRemoteWebhooks")
+
+
+class AsyncRemoteWebhooks:
+    """``store.webhooks`` of an :class:`AsyncRemoteStore`: the WebhookManager's methods, awaited.
+
+    A user's credential sees and manages only its own user's endpoints; an admin's, all.
+    """
+
+    def __init__(self, store: AsyncRemoteStore) -> None:
+        self._store = store
+        self._calls = WebhookCalls()
+
+    add = _remote_webhooks(WebhookCalls.add)
+    list = _remote_webhooks(WebhookCalls.list)
+    get = _remote_webhooks(WebhookCalls.get)
+    update = _remote_webhooks(WebhookCalls.update)
+    remove = _remote_webhooks(WebhookCalls.remove)
+    enable = _remote_webhooks(WebhookCalls.enable)
+    disable = _remote_webhooks(WebhookCalls.disable)
+    rotate_secret = _remote_webhooks(WebhookCalls.rotate_secret)
+    deliveries = _remote_webhooks(WebhookCalls.deliveries)
+    redeliver = _remote_webhooks(WebhookCalls.redeliver)
+    test = _remote_webhooks(WebhookCalls.test)
+
+
+class AsyncRemoteStore:
+    """A memorylink server, used like an :class:`~memorylink.AsyncMemoryStore`: ``await store.search(...)``.
+
+    The async twin of :class:`~memorylink.client.RemoteStore`, with the same arguments, over
+    one pooled ``httpx.AsyncClient``; close it with ``await store.close()`` or ``async with``.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        token: str | None = None,
+        timeout: float | httpx.Timeout = 30.0,
+        retries: int | Retries = 2,
+        transport: httpx.AsyncBaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.base_url = normalise_base_url(base_url)
+        self.retries = Retries.coerce(retries)
+        self._calls = Calls()
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=client_headers(api_key, token, headers),
+            timeout=timeout,
+            transport=transport,
+        )
+        self._state: ClientState = "open"
+        self.webhooks = AsyncRemoteWebhooks(self)
+        """Webhook endpoints on the server: ``store.webhooks.add(url, events=["memory.*"])`` and friends."""
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._state == "closed"
+
+    async def _send(self, call: Call[R]) -> R:
+        check_open(self._state)
+        request = self._http.build_request(
+            call.method,
+            call.path,
+            params=call.params,
+            content=call.content(),
+            headers={"Content-Type": "application/json"} if call.body is not None else None,
+        )
+        sleep = self.retries.sleep or anyio.sleep
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = await self._http.send(request)
+            except httpx.TransportError as error:
+                wait = self.retries.after_error(error, call.idempotent, attempt)
+                if wait is None:
+                    raise connection_error(self.base_url, error) from error
+                logger.info(
+                    "%s %s: %s, try %d again in %.2fs", call.method, call.path, type(error).__name__, attempt + 1, wait
+                )
+                await _wait(sleep, wait)
+                continue
+            if not response.is_success:
+                wait = self.retries.after_status(response.status_code, call.idempotent, attempt, retry_after(response))
+                if wait is not None:
+                    logger.info(
+                        "%s %s: HTTP %d, try %d again in %.2fs",
+                        call.method,
+                        call.path,
+                        response.status_code,
+                        attempt + 1,
+                        wait,
+                    )
+                    await _wait(sleep, wait)
+                    continue
+            return call.parse(response)
+
+    async def close(self) -> None:
+        """Close the connection pool. Idempotent; calls afterwards raise StoreClosedError."""
+        if self._state == "closed":
+            return
+        self._state = "closed"
+        await self._http.aclose()
+
+    def __repr__(self) -> str:
+        return f"AsyncRemoteStore({self.base_url!r}, {'closed' if self.closed else 'open'})"
+
+    async def __aenter__(self) -> AsyncRemoteStore:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    add = _remote(Calls.add)
+    add_many = _remote(Calls.add_many)
+    add_messages = _remote(Calls.add_messages)
+    get = _remote(Calls.get)
+    update = _remote(Calls.update)
+    delete = _remote(Calls.delete)
+    delete_many = _remote(Calls.delete_many)
+    history = _remote(Calls.history)
+    list = _remote(Calls.list)
+    search = _remote(Calls.search)
+    search_by_vector = _remote(Calls.search_by_vector)
+    similar = _remote(Calls.similar)
+    stats = _remote(Calls.stats)
+
+
+async def _wait(sleep: Callable[[float], Any], seconds: float) -> None:
+    waited = sleep(seconds)
+    if inspect.isawaitable(waited):  # anyio.sleep, or a test's recorder (sync or async)
+        await waited
