@@ -31,10 +31,11 @@ from .templates import FactKind
 SEED = 20261201
 CONVERSATIONS = 60
 TEST_FRACTION = 0.3
-SESSIONS = (3, 5)
+SESSIONS = (8, 14)
 TURNS_PER_SESSION = (10, 30)
 FACTS_PER_CONVERSATION = (8, 12)
-DISTRACTORS_PER_CONVERSATION = (8, 14)
+DISTRACTORS_PER_CONVERSATION = (20, 35)
+NEAR_MISSES_PER_FACT = (1, 3)
 MAX_ATTEMPTS = 50
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -106,7 +107,7 @@ class _Fact:
 def _fact(kind: FactKind, rng: random.Random) -> _Fact:
     slots = kind.make(rng)
     statement = rng.choice(kind.statements).format(**slots)
-    ack = rng.choice(kind.acks or templates.ASSISTANT_CHITCHAT)
+    ack = rng.choice((*kind.acks, *templates.FOLLOW_UPS[kind.group]) or templates.ASSISTANT_CHITCHAT).format(**slots)
     if kind.previous_turn:
         block = [
             ("user", rng.choice(kind.lead).format(**slots)),
@@ -142,18 +143,34 @@ def _chitchat(rng: random.Random, used: set[str]) -> list[tuple[str, str]]:
     return [("user", user), ("assistant", rng.choice(replies))]
 
 
+_Block = tuple[list[tuple[str, str]], _Fact | None]
+
+
+def _place(sessions: list[list[_Block]], block: _Block, rng: random.Random) -> None:
+    """Put ``block`` in a random session that stays within the turn limit (else the shortest)."""
+    order = list(range(len(sessions)))
+    rng.shuffle(order)
+    size = [sum(len(b) for b, _ in session) for session in sessions]
+    fits = [i for i in order if size[i] + len(block[0]) <= TURNS_PER_SESSION[1]]
+    sessions[fits[0] if fits else min(order, key=size.__getitem__)].append(block)
+
+
 def _attempt(index: int, split: str, rng: random.Random) -> tuple[Conversation, list[Question]] | None:
     conversation_id = f"conv-{index:03d}"
     user_id = f"user-{index:03d}"
     sessions = rng.randint(*SESSIONS)
     facts = [_fact(kind, rng) for kind in _pick_kinds(rng, rng.randint(*FACTS_PER_CONVERSATION))]
-    blocks: list[list[tuple[list[tuple[str, str]], _Fact | None]]] = [[] for _ in range(sessions)]
+    blocks: list[list[_Block]] = [[] for _ in range(sessions)]
     for fact in facts:
-        blocks[rng.randrange(sessions)].append((fact.block, fact))
-    for _ in range(rng.randint(*DISTRACTORS_PER_CONVERSATION)):
-        text = rng.choice(templates.DISTRACTORS).format(**templates.distractor_slots(rng))
+        _place(blocks, (fact.block, fact), rng)
+    pool = [rng.choice(templates.DISTRACTORS) for _ in range(rng.randint(*DISTRACTORS_PER_CONVERSATION))]
+    for fact in facts:
+        near = templates.NEAR_MISSES[fact.kind.group]
+        pool += [rng.choice(near) for _ in range(rng.randint(*NEAR_MISSES_PER_FACT))]
+    for template in pool:
+        text = template.format(**templates.distractor_slots(rng))
         reply = rng.choice(templates.DISTRACTOR_REPLIES)
-        blocks[rng.randrange(sessions)].append(([("user", text), ("assistant", reply)], None))
+        _place(blocks, ([("user", text), ("assistant", reply)], None), rng)
 
     built: list[Session] = []
     evidence: dict[int, str] = {}  # id(fact) -> turn key

@@ -705,22 +705,153 @@ DISTRACTORS = (
 
 
 def distractor_slots(rng: random.Random) -> Slots:
-    """Values for :data:`DISTRACTORS` (drawn independently of any fact)."""
+    """Values for :data:`DISTRACTORS` and :data:`NEAR_MISSES` (drawn independently of any fact)."""
     city, city2 = rng.sample(CITIES, 2)
-    said, _, _ = rng.choice(RELATIONS)
+    breed, species, _ = rng.choice(PETS)
+    item, _ = rng.choice(PURCHASES)
+    project, _ = rng.choice(PROJECTS)
     return {
         "other": rng.choice(OTHER_NAMES),
-        "rel": said,
+        "rel": rng.choice(RELATIONS)[0],
+        "name": rng.choice(PERSON_NAMES),
         "city": city,
         "city2": city2,
         "month": rng.choice(MONTHS),
         "date": _date(rng),
-        "breed": rng.choice(PETS)[0],
+        "age": str(rng.randint(30, 85)),
+        "breed": breed,
+        "species": species,
+        "pet": rng.choice(PET_NAMES),
         "small": str(rng.randint(11, 60)),
+        "count": str(rng.randint(14, 240)),
         "job": rng.choice(JOBS),
         "genre": rng.choice(GENRES),
-        "item": rng.choice(PURCHASES)[0],
+        "item": item,
+        "price": str(rng.randint(120, 2400)),
+        "project": project,
+        "flight": f"{rng.choice(AIRLINES)}{rng.randint(100, 9999)}",
+        "room": str(rng.randint(101, 1299)),
+        "event": rng.choice(SPORTS_EVENTS),
+        "food": rng.choice(FOODS),
+        "drink": rng.choice(DRINKS),
+        "craft": rng.choice(CRAFTS),
+        "instrument": rng.choice(INSTRUMENTS),
+        "medicine": rng.choice(MEDICINES),
+        "restaurant": rng.choice(RESTAURANTS),
+        "car": rng.choice(CARS),
+        "colour": rng.choice(COLOURS),
+        "code": str(rng.randint(1000, 9999)),
     }
+
+
+# Near misses: the vocabulary of one fact group (the words its questions use), about someone or
+# something else. Each fact brings one to three of its group's into the same conversation.
+NEAR_MISSES: dict[str, tuple[str, ...]] = {
+    "relation": (
+        "My coworker's {rel} {name} is a {job} in {city}.",
+        "{other} introduced me to her {rel} {name} at the party.",
+    ),
+    "pet": (
+        "{other}'s {breed} {pet} escaped again and ran into our garden.",
+        "At the park we met a {species} called {pet}, so cute.",
+        "My {rel} wants a {species} but the landlord says no.",
+    ),
+    "birthday": (
+        "{other}'s {rel} turns {age} on {date}, they're throwing a big party.",
+        "My {rel} always forgets birthdays, it's a running joke.",
+    ),
+    "trip": (
+        "{other} flies to {city} on {date}, lucky her.",
+        "{other} took flight {flight} to {city} and it was delayed for hours.",
+        "We went to {city} years ago, I'd love to go back.",
+    ),
+    "hotel": (
+        "{other}'s hotel room in {city} was number {room}, with a broken shower.",
+        "Hotels in {city} are so expensive this season.",
+    ),
+    "purchase": (
+        "{other} bought a {item} for {price} euros and already regrets it.",
+        "I'm still thinking about getting a better {item} someday.",
+    ),
+    "count": (
+        "My {rel} teaches {count} kids at a school in {city}.",
+        "{other}'s wedding had {count} guests, it was chaos.",
+    ),
+    "deadline": (
+        "{other}'s {project} is due on {date}, she's stressed.",
+        "Last year my {project} was a nightmare.",
+    ),
+    "race": (
+        "{other} ran the {city} {event} on {date} and beat her record.",
+        "I'm thinking about signing up for a {event} next year.",
+    ),
+    "appointment": (
+        "{other} saw the dentist on {date} and needed a filling.",
+        "My {rel} hates going to the dentist.",
+    ),
+    "relation_city": ("{other}'s {rel} moved to {city} last year.", "My {rel} visited {city} for a conference."),
+    "hometown": ("{other} grew up in {city}, she says it's lovely.", "I've never been to {city}, is it nice?"),
+    "job": ("{other} works as a {job} at the hospital.", "My {rel} always wanted to be a {job}."),
+    "food": ("{other} can't stand {food}, she picks it out of everything.", "My {rel} puts {food} on everything."),
+    "music": (
+        "{other} is really into {genre}, she keeps sending me playlists.",
+        "The bar downtown plays {genre} on Fridays.",
+    ),
+    "drink": ("{other} always orders a {drink}, every time.", "The café started selling {drink} last week."),
+    "hobby": (
+        "{other} is taking a {craft} course at the community centre.",
+        "I saw a video about {craft}, looked hard.",
+    ),
+    "instrument": (
+        "{other}'s son plays the {instrument} in a band.",
+        "There was a {instrument} player at the street market.",
+    ),
+    "medicine": ("The doctor gave {other} {medicine} for her hay fever.", "My {rel} takes {medicine} every spring."),
+    "restaurant": (
+        "{other} had a terrible dinner at {restaurant} last week.",
+        "{restaurant} was closed when we walked by.",
+    ),
+    "car": ("{other} just bought a {colour} {car}.", "The rental place gave us a {car}, it was fine."),
+    "code": ("The office door code is {code}, it changes every month.", "{other}'s bike lock code is {code}."),
+}
+
+# The assistant's reply to a fact, on its topic: may use the fact's other slots, never its answer.
+FOLLOW_UPS: dict[str, tuple[str, ...]] = {
+    "relation": (
+        "Family visits are the best. Do you have plans with your {rel}?",
+        "It's great that you and your {rel} stay close.",
+    ),
+    "pet": (
+        "A {species} is a big commitment, but so rewarding. Get the vaccinations done early.",
+        "Enjoy the new {species}! Training early makes everything easier.",
+    ),
+    "birthday": (
+        "You could plan a surprise dinner for your {rel}, or a small trip.",
+        "A photo book is a lovely gift for a {rel}.",
+    ),
+    "trip": (
+        "{city} is wonderful! Pack comfortable shoes, the old town is all hills.",
+        "Great choice, {city} has amazing food markets. Want a packing list?",
+    ),
+    "hotel": ("I hope the hotel in {city} is comfortable. Ask for a quieter room if it's noisy.",),
+    "purchase": ("A good {item} is worth it if you use it every day.",),
+    "count": ("That's a lot of people to keep track of!",),
+    "deadline": ("Let's split the {project} into small tasks for each day.",),
+    "race": ("Congratulations on finishing the {event} in {city}! Rest and stretch.",),
+    "appointment": ("Good that you booked it, dental problems get worse if you wait.",),
+    "relation_city": ("Moving is a big step. You can visit your {rel} soon.",),
+    "hometown": ("Childhood places stay with us.",),
+    "job": ("Your work sounds demanding but meaningful.",),
+    "food": ("Noted, I'll leave it out of any recipe suggestions.",),
+    "music": ("Music is a great way to unwind. Want some similar artists?",),
+    "drink": ("A favourite order makes the café feel like home.",),
+    "hobby": ("Hands-on crafts are great for the mind.",),
+    "instrument": ("Learning an instrument as an adult takes patience, but it's so rewarding.",),
+    "medicine": ("Take it with water, and tell the doctor if you feel drowsy.",),
+    "restaurant": ("Great, I'll remember it for your next dinner out.",),
+    "car": ("Congratulations on the new car! Remember to update the insurance.",),
+    "code": ("Got it, I'll keep that safe.",),
+}
 
 
 # -- chit-chat --------------------------------------------------------------------------------
