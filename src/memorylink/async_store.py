@@ -177,6 +177,7 @@ class AsyncMemoryStore:
     check = _offload(MemoryStore.check)
     export = _offload(MemoryStore.export)
     import_ = _offload(MemoryStore.import_)
+    ingest = _offload(MemoryStore.ingest)
     rotate_key = _offload(MemoryStore.rotate_key)
     emit = _offload(MemoryStore.emit)
     close = _offload(MemoryStore.close)

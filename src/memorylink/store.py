@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from memorylink._admin import StoreAdmin
+from memorylink._ingest import StoreIngest
 from memorylink._inspect import DB_FILENAME, StoreInfo, describe_store
 from memorylink._reads import StoreReads
 from memorylink._records import RecordCodec
@@ -58,7 +59,7 @@ _MAX_EVENT_TYPE = 64
 _RESERVED_EVENT_PREFIXES = ("memory.", "batch.", "webhook.")
 
 
-class MemoryStore(StoreWrites, StoreReads, StoreAdmin):
+class MemoryStore(StoreWrites, StoreReads, StoreAdmin, StoreIngest):
     """An encrypted store of memories, searchable by meaning, safe to share between threads.
 
     Build one with :meth:`open`; the constructor takes ready-made collaborators (storage,
