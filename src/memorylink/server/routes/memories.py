@@ -1,0 +1,315 @@
+"""``/api/v1/memories``: every MemoryStore read and write, scoped to the caller.
+
+Routes are plain ``def`` functions: FastAPI runs them in its thread pool, so the store's
+blocking calls never stall the event loop. Scope rule (see ``resolve_user``): non-admins act
+on their own user only and get 404 for other users' memory ids; admins act on the user they
+name, or on every user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+
+from memorylink.errors import NotFoundError
+from memorylink.models import BatchResult, ListOrder, Memory, MemoryVersion, Page, SearchResult
+from memorylink.server.openapi import error_responses
+from memorylink.server.principal import Principal, requires, resolve_user
+from memorylink.server.routes._common import json_response, parse_json_object, store_of
+from memorylink.server.routes._examples import example_response
+from memorylink.server.schemas import (
+    AddMessagesRequest,
+    BatchAddRequest,
+    CreateMemoryRequest,
+    DeleteManyRequest,
+    DeleteManyResult,
+    SearchRequest,
+    UpdateMemoryRequest,
+    VectorSearchRequest,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/memories", tags=["memories"])
+
+MemoryId = Annotated[str, Path(description="the memory's id", examples=["0d2jq3m5k8t9v"])]
+UserId = Annotated[str | None, Query(description="only this user's memories (non-admins: their own only)")]
+AgentId = Annotated[str | None, Query(description="only this agent's memories")]
+RunId = Annotated[str | None, Query(description="only this run's memories")]
+
+_READ = (401, 403, 422, 429, 503)
+_WRITE = (401, 403, 413, 422, 429, 503)
+
+
+def _scope(principal: Principal, user_id: str | None, agent_id: str | None, run_id: str | None) -> dict[str, Any]:
+    return {"user_id": resolve_user(principal, user_id), "agent_id": agent_id, "run_id": run_id}
+
+
+def _owned_item(principal: Principal, item: Any) -> Any:
+    """A batch item as the caller may store it: a non-admin's items always carry their user_id."""
+    if principal.is_admin:
+        return item
+    if isinstance(item, str):
+        return {"text": item, "user_id": principal.user_id}
+    if isinstance(item, Mapping):
+        return {**item, "user_id": resolve_user(principal, item.get("user_id"))}
+    return item  # not an item at all: the store fails it alone, with its index
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=Memory,
+    summary="Add a memory",
+    description="Store one memory (embedded and encrypted at rest) and return it. Non-admins store for "
+    "their own user; naming another user_id is a 403.",
+    responses={201: example_response("Memory", "The stored memory"), **error_responses(*_WRITE)},
+)
+def create_memory(
+    request: Request, body: CreateMemoryRequest, principal: Annotated[Principal, Depends(requires("write", "writes"))]
+) -> Response:
+    values = body.model_dump()
+    values.update(_scope(principal, body.user_id, body.agent_id, body.run_id))
+    memory = store_of(request).add(values.pop("text"), **values)
+    return json_response(memory, 201)
+
+
+@router.get(
+    "",
+    response_model=Page[Memory],
+    summary="List memories",
+    description="Memories in scope, newest first by default, one page at a time: pass `next_cursor` back as "
+    "`cursor` for the next page. `filter` and `metadata` are JSON objects in the query string "
+    '(`filter={"tags":{"any":["q4"]}}`); `tags` repeats; `date_from` / `date_to` bound created_at.',
+    responses={200: example_response("Page[Memory]"), **error_responses(*_READ)},
+)
+def list_memories(
+    request: Request,
+    principal: Annotated[Principal, Depends(requires("read", "reads"))],
+    user_id: UserId = None,
+    agent_id: AgentId = None,
+    run_id: RunId = None,
+    filter: Annotated[str | None, Query(description="a filter-language object, as JSON")] = None,
+    tags: Annotated[list[str] | None, Query(description="memories with any of these tags (repeat the parameter)")] = (
+        None
+    ),
+    date_from: Annotated[str | None, Query(description="created at or after (ISO 8601)")] = None,
+    date_to: Annotated[str | None, Query(description="created before (ISO 8601)")] = None,
+    metadata: Annotated[str | None, Query(description="metadata keys that must equal these, as a JSON object")] = None,
+    order: Annotated[ListOrder, Query(description="sort order")] = "created_desc",
+    limit: Annotated[int, Query(description="items per page (1 to max_page_size)")] = 50,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> Response:
+    page = store_of(request).list(
+        **_scope(principal, user_id, agent_id, run_id),
+        filter=parse_json_object(filter, "filter"),
+        tags=tags,
+        date_range=(date_from, date_to) if date_from is not None or date_to is not None else None,
+        metadata=parse_json_object(metadata, "metadata"),
+        order=order,
+        limit=limit,
+        cursor=cursor,
+    )
+    return json_response(page)
+
+
+@router.post(
+    "/search",
+    response_model=SearchResult,
+    summary="Search memories by meaning",
+    description="The memories in scope nearest in meaning to `query`, narrowed by the filter language and "
+    "the `tags` / `date_range` / `metadata` shortcuts, sorted by relevance (similarity blended with "
+    "recency), similarity or date.",
+    responses={200: example_response("SearchResult"), **error_responses(*_WRITE)},
+)
+def search_memories(
+    request: Request, body: SearchRequest, principal: Annotated[Principal, Depends(requires("read", "searches"))]
+) -> Response:
+    values = body.model_dump(exclude={"query"})
+    values.update(_scope(principal, body.user_id, body.agent_id, body.run_id))
+    return json_response(store_of(request).search(body.query, **values))
+
+
+@router.post(
+    "/search/vector",
+    response_model=SearchResult,
+    summary="Search memories by an embedding",
+    description="Like search, with a query vector of the store's dimension instead of text.",
+    responses={200: example_response("SearchResult"), **error_responses(*_WRITE)},
+)
+def search_memories_by_vector(
+    request: Request, body: VectorSearchRequest, principal: Annotated[Principal, Depends(requires("read", "searches"))]
+) -> Response:
+    values = body.model_dump(exclude={"vector"})
+    values.update(_scope(principal, body.user_id, body.agent_id, body.run_id))
+    return json_response(store_of(request).search_by_vector(body.vector, **values))
+
+
+@router.post(
+    "/batch",
+    response_model=BatchResult,
+    summary="Add many memories",
+    description="Store up to max_batch_size memories in one call (one embedding pass). A bad item fails "
+    "alone: the result lists every item in order, with its id or its error.",
+    responses={200: example_response("BatchResult"), **error_responses(*_WRITE)},
+)
+def add_memories(
+    request: Request, body: BatchAddRequest, principal: Annotated[Principal, Depends(requires("write", "batches"))]
+) -> Response:
+    items = [_owned_item(principal, item) for item in body.items]
+    return json_response(store_of(request).add_many(items))
+
+
+@router.post(
+    "/delete",
+    response_model=DeleteManyResult,
+    summary="Delete many memories",
+    description="Delete the given ids, or every memory in scope matching `filter`; answers how many were "
+    "deleted. Ids out of scope are skipped. With neither ids, filter nor scope nothing is deleted "
+    "(send `filter: {}` to delete everything in scope on purpose).",
+    responses={200: {"content": {"application/json": {"example": {"deleted": 3}}}}, **error_responses(*_WRITE)},
+)
+def delete_memories(
+    request: Request, body: DeleteManyRequest, principal: Annotated[Principal, Depends(requires("write", "batches"))]
+) -> DeleteManyResult:
+    deleted = store_of(request).delete_many(
+        body.ids, filter=body.filter, **_scope(principal, body.user_id, body.agent_id, body.run_id)
+    )
+    return DeleteManyResult(deleted=deleted)
+
+
+@router.post(
+    "/messages",
+    response_model=BatchResult,
+    summary="Add a conversation",
+    description="Store chat messages as memories of one run, in turn order (metadata gets `role` and "
+    "`turn`). `run_id` defaults to a new run, returned with every memory.",
+    responses={200: example_response("BatchResult"), **error_responses(*_WRITE)},
+)
+def add_messages(
+    request: Request, body: AddMessagesRequest, principal: Annotated[Principal, Depends(requires("write", "batches"))]
+) -> Response:
+    result = store_of(request).add_messages(
+        body.messages,
+        **_scope(principal, body.user_id, body.agent_id, body.run_id),
+        tags=body.tags,
+        metadata=body.metadata,
+    )
+    return json_response(result)
+
+
+@router.get(
+    "/{memory_id}",
+    response_model=Memory,
+    summary="Get a memory",
+    description="One memory by id. A memory outside the caller's scope is answered 404, like one that does not exist.",
+    responses={200: example_response("Memory"), **error_responses(404, *_READ)},
+)
+def get_memory(
+    request: Request,
+    memory_id: MemoryId,
+    principal: Annotated[Principal, Depends(requires("read", "reads"))],
+    user_id: UserId = None,
+    agent_id: AgentId = None,
+    run_id: RunId = None,
+) -> Response:
+    memory = store_of(request).get(memory_id, **_scope(principal, user_id, agent_id, run_id))
+    if memory is None:
+        raise NotFoundError(memory_id)
+    return json_response(memory)
+
+
+@router.patch(
+    "/{memory_id}",
+    response_model=Memory,
+    summary="Update a memory",
+    description="Replace the memory's text, tags and/or metadata (each replaced whole; omitted ones kept). "
+    "The old version goes to its history; only a new text is re-embedded.",
+    responses={200: example_response("Memory"), **error_responses(404, *_WRITE)},
+)
+def update_memory(
+    request: Request,
+    memory_id: MemoryId,
+    body: UpdateMemoryRequest,
+    principal: Annotated[Principal, Depends(requires("write", "writes"))],
+    user_id: UserId = None,
+    agent_id: AgentId = None,
+    run_id: RunId = None,
+) -> Response:
+    memory = store_of(request).update(
+        memory_id,
+        text=body.text,
+        tags=body.tags,
+        metadata=body.metadata,
+        **_scope(principal, user_id, agent_id, run_id),
+    )
+    return json_response(memory)
+
+
+@router.delete(
+    "/{memory_id}",
+    status_code=204,
+    summary="Delete a memory",
+    description="Delete the memory and its history. 404 if there is none in scope.",
+    responses={204: {"description": "Deleted"}, **error_responses(404, *_READ)},
+)
+def delete_memory(
+    request: Request,
+    memory_id: MemoryId,
+    principal: Annotated[Principal, Depends(requires("write", "writes"))],
+    user_id: UserId = None,
+    agent_id: AgentId = None,
+    run_id: RunId = None,
+) -> Response:
+    if not store_of(request).delete(memory_id, **_scope(principal, user_id, agent_id, run_id)):
+        raise NotFoundError(memory_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{memory_id}/history",
+    response_model=list[MemoryVersion],
+    summary="A memory's versions",
+    description="Every version of the memory, oldest first, the current one last.",
+    responses={200: example_response("list[MemoryVersion]"), **error_responses(404, *_READ)},
+)
+def memory_history(
+    request: Request,
+    memory_id: MemoryId,
+    principal: Annotated[Principal, Depends(requires("read", "reads"))],
+    user_id: UserId = None,
+    agent_id: AgentId = None,
+    run_id: RunId = None,
+) -> Response:
+    return json_response(store_of(request).history(memory_id, **_scope(principal, user_id, agent_id, run_id)))
+
+
+@router.get(
+    "/{memory_id}/similar",
+    response_model=SearchResult,
+    summary="Memories similar to one",
+    description="The memories in scope nearest in meaning to this one (itself excluded), by similarity.",
+    responses={200: example_response("SearchResult"), **error_responses(404, *_READ)},
+)
+def similar_memories(
+    request: Request,
+    memory_id: MemoryId,
+    principal: Annotated[Principal, Depends(requires("read", "reads"))],
+    top_k: Annotated[int, Query(description="hits to return (1 to max_top_k)")] = 5,
+    threshold: Annotated[float | None, Query(description="drop hits below this similarity (0 to 1)")] = None,
+    filter: Annotated[str | None, Query(description="a filter-language object, as JSON")] = None,
+    user_id: UserId = None,
+    agent_id: AgentId = None,
+    run_id: RunId = None,
+) -> Response:
+    result = store_of(request).similar(
+        memory_id,
+        top_k=top_k,
+        threshold=threshold,
+        filter=parse_json_object(filter, "filter"),
+        **_scope(principal, user_id, agent_id, run_id),
+    )
+    return json_response(result)

@@ -1,0 +1,216 @@
+"""``/api/v1/webhooks``: ``store.webhooks`` over HTTP.
+
+Admins manage every endpoint. Everyone else sees and manages only endpoints whose
+``user_id`` is their own (any other id is a 404), and their endpoints always carry their
+``user_id``, so they only ever receive their own user's events.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+
+from memorylink.errors import NotFoundError
+from memorylink.events import Delivery, NewWebhook, WebhookEndpoint, WebhookManager
+from memorylink.server.openapi import error_responses
+from memorylink.server.principal import Principal, requires, resolve_user
+from memorylink.server.routes._common import json_response, store_of
+from memorylink.server.routes._examples import example_response
+from memorylink.server.schemas import (
+    CreateWebhookRequest,
+    RotateSecretRequest,
+    UpdateWebhookRequest,
+    WebhookTestResult,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+
+WebhookId = Annotated[str, Path(description="the endpoint's id", examples=["wh_0d2jq3m5k8t9v"])]
+
+_READ = (401, 403, 404, 422, 429, 503)
+_WRITE = (401, 403, 404, 413, 422, 429, 503)
+
+
+def _webhooks(request: Request) -> WebhookManager:
+    return store_of(request).webhooks
+
+
+def _visible(principal: Principal, endpoint: WebhookEndpoint) -> bool:
+    return principal.is_admin or endpoint.user_id == principal.user_id
+
+
+def _owned(request: Request, principal: Principal, webhook_id: str) -> WebhookEndpoint:
+    """The endpoint, if this caller may see it; else the same 404 as for no endpoint at all."""
+    endpoint = _webhooks(request).get(webhook_id)
+    if not _visible(principal, endpoint):
+        raise NotFoundError(webhook_id, kind="webhook")
+    return endpoint
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=NewWebhook,
+    summary="Add a webhook endpoint",
+    description="Register an endpoint; it receives the events committed from now on, signed with the "
+    "Standard Webhooks scheme. The signing secret is in this response only. Non-admin endpoints only "
+    "receive their own user's events.",
+    responses={
+        201: example_response("NewWebhook", "The endpoint and its secret (shown once)"),
+        **error_responses(*_WRITE),
+    },
+)
+def create_webhook(
+    request: Request, body: CreateWebhookRequest, principal: Annotated[Principal, Depends(requires("write", "writes"))]
+) -> Response:
+    values = body.model_dump(exclude={"url"})
+    values["user_id"] = resolve_user(principal, body.user_id)
+    return json_response(_webhooks(request).add(body.url, **values), 201)
+
+
+@router.get(
+    "",
+    response_model=list[WebhookEndpoint],
+    summary="List webhook endpoints",
+    description="Every endpoint this caller may see, oldest first (secrets and tokens left out).",
+    responses={200: example_response("list[WebhookEndpoint]"), **error_responses(*_READ)},
+)
+def list_webhooks(request: Request, principal: Annotated[Principal, Depends(requires("read", "reads"))]) -> Response:
+    return json_response([e for e in _webhooks(request).list() if _visible(principal, e)])
+
+
+@router.get(
+    "/{webhook_id}",
+    response_model=WebhookEndpoint,
+    summary="Get a webhook endpoint",
+    description="One endpoint's settings (secrets and tokens left out).",
+    responses={200: example_response("WebhookEndpoint"), **error_responses(*_READ)},
+)
+def get_webhook(
+    request: Request, webhook_id: WebhookId, principal: Annotated[Principal, Depends(requires("read", "reads"))]
+) -> Response:
+    return json_response(_owned(request, principal, webhook_id))
+
+
+@router.patch(
+    "/{webhook_id}",
+    response_model=WebhookEndpoint,
+    summary="Change a webhook endpoint",
+    description="Change the given settings; omitted ones are kept and null clears an optional one. "
+    "`enabled` pauses or resumes delivery. Only admins may change `user_id`.",
+    responses={200: example_response("WebhookEndpoint"), **error_responses(*_WRITE)},
+)
+def update_webhook(
+    request: Request,
+    webhook_id: WebhookId,
+    body: UpdateWebhookRequest,
+    principal: Annotated[Principal, Depends(requires("write", "writes"))],
+) -> Response:
+    _owned(request, principal, webhook_id)
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True)
+    enabled = changes.pop("enabled", None)
+    if "user_id" in changes and not principal.is_admin:
+        # Clearing it (null) would widen the endpoint to every user's events.
+        changes["user_id"] = resolve_user(principal, changes["user_id"] or "")
+    webhooks = _webhooks(request)
+    endpoint = webhooks.update(webhook_id, **changes) if changes else webhooks.get(webhook_id)
+    if enabled is not None:
+        endpoint = webhooks.enable(webhook_id) if enabled else webhooks.disable(webhook_id)
+    return json_response(endpoint)
+
+
+@router.delete(
+    "/{webhook_id}",
+    status_code=204,
+    summary="Remove a webhook endpoint",
+    description="Delete the endpoint and its delivery records; it receives nothing more.",
+    responses={204: {"description": "Removed"}, **error_responses(*_READ)},
+)
+def delete_webhook(
+    request: Request, webhook_id: WebhookId, principal: Annotated[Principal, Depends(requires("write", "writes"))]
+) -> Response:
+    _owned(request, principal, webhook_id)
+    if not _webhooks(request).remove(webhook_id):
+        raise NotFoundError(webhook_id, kind="webhook")
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{webhook_id}/test",
+    response_model=WebhookTestResult,
+    summary="Send a test event",
+    description="Send one signed `webhook.test` event to the endpoint now, once (not recorded, not "
+    "retried), and answer what the receiver said.",
+    responses={200: example_response("SendResult"), **error_responses(*_READ)},
+)
+def test_webhook(
+    request: Request, webhook_id: WebhookId, principal: Annotated[Principal, Depends(requires("write", "writes"))]
+) -> WebhookTestResult:
+    _owned(request, principal, webhook_id)
+    sent = _webhooks(request).test(webhook_id)
+    return WebhookTestResult(
+        outcome=sent.outcome.value,
+        status=sent.status,
+        error=sent.error,
+        retry_after_s=sent.retry_after_s,
+        duration_ms=sent.duration_ms,
+    )
+
+
+@router.post(
+    "/{webhook_id}/rotate-secret",
+    response_model=NewWebhook,
+    summary="Rotate the signing secret",
+    description="Start signing with a new secret (in this response only); the old one also signs for "
+    "`keep_old_for_s` seconds so receivers can switch without dropping a delivery.",
+    responses={200: example_response("NewWebhook"), **error_responses(*_WRITE)},
+)
+def rotate_webhook_secret(
+    request: Request,
+    webhook_id: WebhookId,
+    body: RotateSecretRequest,
+    principal: Annotated[Principal, Depends(requires("write", "writes"))],
+) -> Response:
+    _owned(request, principal, webhook_id)
+    rotated = _webhooks(request).rotate_secret(webhook_id, secret=body.secret, keep_old_for_s=body.keep_old_for_s)
+    return json_response(rotated)
+
+
+@router.get(
+    "/{webhook_id}/deliveries",
+    response_model=list[Delivery],
+    summary="List deliveries",
+    description="The endpoint's delivery records, newest event first; `state` narrows to pending, "
+    "delivered or dead (dead letters).",
+    responses={200: example_response("list[Delivery]"), **error_responses(*_READ)},
+)
+def list_deliveries(
+    request: Request,
+    webhook_id: WebhookId,
+    principal: Annotated[Principal, Depends(requires("read", "reads"))],
+    state: Annotated[str | None, Query(description="pending, delivered or dead")] = None,
+    limit: Annotated[int, Query(description="records to return (1 to max_page_size)")] = 100,
+) -> Response:
+    _owned(request, principal, webhook_id)
+    return json_response(_webhooks(request).deliveries(webhook_id, state=state, limit=limit))
+
+
+@router.post(
+    "/{webhook_id}/deliveries/{event_id}/redeliver",
+    response_model=Delivery,
+    summary="Redeliver an event",
+    description="Queue an event for this endpoint again (a dead letter, or one already delivered).",
+    responses={200: example_response("Delivery"), **error_responses(*_READ)},
+)
+def redeliver(
+    request: Request,
+    webhook_id: WebhookId,
+    event_id: Annotated[str, Path(description="the event's id", examples=["evt_0d2jq3m5k8t9v"])],
+    principal: Annotated[Principal, Depends(requires("write", "writes"))],
+) -> Response:
+    _owned(request, principal, webhook_id)
+    return json_response(_webhooks(request).redeliver(webhook_id, event_id))

@@ -1,0 +1,42 @@
+"""``ServerSettings``: everything ``create_app`` and ``memorylink serve`` can be told.
+
+The library reads no environment; ``memorylink serve`` builds these from its options and
+``MEMORYLINK_*`` variables and passes them in.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from memorylink.server.streams.settings import StreamSettings
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "ServerSettings"]
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+"""A request body larger than this (1 MiB) is refused with 413 ``payload_too_large``."""
+
+
+class ServerSettings(BaseModel):
+    """How the REST server behaves. Every field has a safe default (auth on, CORS off, loopback)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = Field("127.0.0.1", min_length=1, description="address `memorylink serve` binds")
+    port: int = Field(8080, ge=0, le=65535, description="port `memorylink serve` binds (0: any free port)")
+    no_auth: bool = Field(
+        False,
+        description="serve without credentials, every caller an admin acting as no_auth_user_id (loopback only)",
+    )
+    no_auth_user_id: str = Field(
+        "default", min_length=1, max_length=128, description="the user a --no-auth caller acts as"
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="origins allowed to call the API from a browser (CORS); none by default"
+    )
+    max_body_bytes: int = Field(
+        DEFAULT_MAX_BODY_BYTES, ge=1, description="largest request body accepted; larger ones get 413"
+    )
+    metrics_public: bool = Field(False, description="serve /metrics without credentials (else admins only)")
+    streams: StreamSettings = Field(
+        default_factory=StreamSettings, description="the event streams (SSE and WebSocket): caps, rates, heartbeats"
+    )
