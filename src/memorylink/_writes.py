@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -38,7 +38,11 @@ from memorylink.models import (
 )
 from memorylink.storage.base import MemoryRow, Op
 
+if TYPE_CHECKING:
+    from memorylink._reads import StoreReads
+
 ProgressCallback = Callable[[int, int], None]
+_DUPLICATE_POOL = 5  # nearest memories checked for an identical text before the threshold decides
 
 
 class StoreWrites(StoreCore):
@@ -55,8 +59,13 @@ class StoreWrites(StoreCore):
         user_id: str | None = None,
         agent_id: str | None = None,
         run_id: str | None = None,
+        dedupe: bool = False,
     ) -> Memory:
         """Store one memory and return it.
+
+        With ``dedupe=True``, a memory of exactly the same scope (user, agent and run) whose
+        text is identical, or whose cosine similarity is at least ``settings.dedupe_threshold``,
+        is returned instead and nothing is stored (no ``memory.created`` event).
 
         Raises:
             ValidationError: The text, tags, metadata or scope break a rule or a limit
@@ -76,31 +85,63 @@ class StoreWrites(StoreCore):
             default_user_id=self.settings.default_user_id,
         )
         vector = self._embed([item.text])
+        if dedupe:
+            existing = self._duplicate_in_store(item, vector[0])
+            if existing is not None:
+                return existing
         row, body = self._write_new([item], vector)[0]
         return self._codec.to_memory(row, body)
+
+    def _duplicate_in_store(self, item: NewMemory, vector: npt.NDArray[np.float32]) -> Memory | None:
+        """The stored memory of ``item``'s exact scope that ``item`` duplicates, if any."""
+        exact_scope = {
+            "agent_id": item.agent_id if item.agent_id is not None else {"exists": False},
+            "run_id": item.run_id if item.run_id is not None else {"exists": False},
+        }
+        # A plain vector search in the item's scope (so a subscriber to memory.searched sees it).
+        hits = (
+            cast("StoreReads", self)
+            .search_by_vector(
+                vector, top_k=_DUPLICATE_POOL, sort_by="similarity", filter=exact_scope, user_id=item.user_id
+            )
+            .hits
+        )
+        for hit in hits:
+            if hit.memory.text == item.text:
+                return hit.memory
+        if hits and hits[0].similarity >= self.settings.dedupe_threshold:
+            return hits[0].memory
+        return None
 
     def add_many(
         self,
         items: Iterable[NewMemory | Mapping[str, Any] | str],
         *,
         on_progress: ProgressCallback | None = None,
+        dedupe: bool = False,
     ) -> BatchResult:
         """Store many memories: one embedding pass, one transaction per chunk.
 
         A bad item fails alone: its result carries its index and the reason, and the
         others are stored. ``on_progress(done, total)`` is called after each chunk.
 
+        With ``dedupe=True`` each item is checked as by ``add(..., dedupe=True)``, against the
+        store and against the items before it in the batch: a duplicate is not stored, and
+        its result has the id of the memory it duplicates and ``deduplicated=True``.
+
         Raises:
             LimitExceededError: More items than ``limits.max_batch_size``.
         """
         self._check_open()
-        return self._add_many(list(items), {}, on_progress)
+        return self._add_many(list(items), {}, on_progress, dedupe=dedupe)
 
     def _add_many(
         self,
         batch: list[NewMemory | Mapping[str, Any] | str],
         prefailed: dict[int, MemoryLinkError],
         on_progress: ProgressCallback | None,
+        *,
+        dedupe: bool = False,
     ) -> BatchResult:
         check_batch_size(len(batch), self.settings.limits)
         results: list[BatchItemResult | None] = [None] * len(batch)
@@ -123,10 +164,22 @@ class StoreWrites(StoreCore):
         for start in range(0, len(valid), chunk):
             part = valid[start : start + chunk]
             vectors = self._embed([item.text for _, item in part])
-            written = self._write_new([item for _, item in part], vectors)
-            for (position, _), (row, _body) in zip(part, written, strict=True):
+            duplicates: dict[int, str | int] = {}  # batch position -> existing id, or the position it repeats
+            if dedupe:
+                duplicates = self._duplicates_in_part(part, vectors)
+            keep = [offset for offset, (position, _) in enumerate(part) if position not in duplicates]
+            written = self._write_new([part[offset][1] for offset in keep], vectors[keep]) if keep else []
+            for offset, (row, _body) in zip(keep, written, strict=True):
+                position = part[offset][0]
                 results[position] = trusted(
-                    BatchItemResult, {"index": position, "id": encode_id(row.id), "error": None}
+                    BatchItemResult,
+                    {"index": position, "id": encode_id(row.id), "error": None, "deduplicated": False},
+                )
+            for position, original in duplicates.items():
+                earlier = results[original] if isinstance(original, int) else None
+                existing_id = original if isinstance(original, str) else (earlier.id if earlier else None)
+                results[position] = trusted(
+                    BatchItemResult, {"index": position, "id": existing_id, "error": None, "deduplicated": True}
                 )
             done += len(part)
             if on_progress is not None:
@@ -150,6 +203,36 @@ class StoreWrites(StoreCore):
         summary = {"succeeded": result.succeeded, "failed": result.failed, "ids": result.ids}
         self._emit_all([*failures, ("batch.completed", (None, None, None), summary)])
         return result
+
+    def _duplicates_in_part(
+        self, part: list[tuple[int, NewMemory]], vectors: npt.NDArray[np.float32]
+    ) -> dict[int, str | int]:
+        """Items of one write chunk that repeat a stored memory (its id) or an earlier item (its position)."""
+        found: dict[int, str | int] = {}
+        threshold = self.settings.dedupe_threshold
+        norms = np.linalg.norm(vectors, axis=1)
+        norms[norms == 0] = 1.0
+        units = vectors / norms[:, None]
+        kept: list[int] = []  # offsets in part of the items that will be stored
+        for offset, (position, item) in enumerate(part):
+            scope = (item.user_id, item.agent_id, item.run_id)
+            earlier = None
+            for other in kept:
+                candidate = part[other][1]
+                if (candidate.user_id, candidate.agent_id, candidate.run_id) != scope:
+                    continue
+                if candidate.text == item.text or float(units[offset] @ units[other]) >= threshold:
+                    earlier = part[other][0]
+                    break
+            if earlier is not None:
+                found[position] = earlier
+                continue
+            existing = self._duplicate_in_store(item, vectors[offset])
+            if existing is not None:
+                found[position] = existing.id
+                continue
+            kept.append(offset)
+        return found
 
     def update(
         self,

@@ -159,13 +159,18 @@ class ErrorInfo(BaseModel):
 
 
 class BatchItemResult(BaseModel):
-    """The outcome of one batch item: ``id`` when it succeeded, ``error`` when it failed."""
+    """The outcome of one batch item: ``id`` when it succeeded, ``error`` when it failed.
+
+    ``deduplicated`` (``add_many(..., dedupe=True)``): the item was not stored because it
+    duplicates the memory ``id`` names.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     index: int
     id: str | None = None
     error: ErrorInfo | None = None
+    deduplicated: bool = False
 
     @property
     def ok(self) -> bool:
