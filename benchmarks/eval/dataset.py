@@ -1,10 +1,11 @@
 """The seeded generator of the evaluation set, its DEV / TEST split and its JSONL files.
 
-Each *conversation* belongs to one user and has 3-5 *sessions* of 10-30 alternating
-user / assistant turns. Between chit-chat and distractor turns (which share the facts'
-vocabulary), 8-12 facts about the user are stated **once** each (see
-:mod:`eval.templates`); each fact yields one question that paraphrases it, labelled with
-its evidence turn. A turn's key is ``"<session_id>/<turn>"``, where ``turn`` is the 0-based
+Each *conversation* belongs to one user and has 8-14 *sessions* of 10-30 alternating
+user / assistant turns (about 225 turns in all). Between chit-chat, generic distractors
+and one to three *near misses* per fact (the fact's vocabulary about someone or something
+else), 8-12 facts about the user and 2-4 about named people in their life are stated
+**once** each (see :mod:`eval.templates`); each fact yields one question that paraphrases
+it, labelled with its evidence turn. A turn's key is ``"<session_id>/<turn>"``, where ``turn`` is the 0-based
 position in the session, the ``metadata["turn"]`` that ``add_messages`` stores.
 
 The split is by conversation: 70 % DEV, 30 % TEST. TEST is for the final check only;
@@ -12,7 +13,8 @@ tuning (fusion weights, k, anything) is done on DEV. Nothing enforces this: the 
 
 The generator rejects (and redraws, with the next attempt number in the seed) a
 conversation in which an answer appears in any turn but its evidence turn, or in its
-question, so every label is complete: no unlabelled turn also answers the question.
+question, so every label is complete: no unlabelled turn also answers the question; and one
+in which a person a question names appears in another turn.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ TEST_FRACTION = 0.3
 SESSIONS = (8, 14)
 TURNS_PER_SESSION = (10, 30)
 FACTS_PER_CONVERSATION = (8, 12)
+NAMED_FACTS_PER_CONVERSATION = (2, 4)
 DISTRACTORS_PER_CONVERSATION = (20, 35)
 NEAR_MISSES_PER_FACT = (1, 3)
 MAX_ATTEMPTS = 50
@@ -102,6 +105,7 @@ class _Fact:
     answer: str
     block: list[tuple[str, str]]
     evidence_offset: int
+    anchor: str | None
 
 
 def _fact(kind: FactKind, rng: random.Random) -> _Fact:
@@ -119,11 +123,12 @@ def _fact(kind: FactKind, rng: random.Random) -> _Fact:
     else:
         block = [("user", statement), ("assistant", ack)]
         offset = 0
-    return _Fact(kind, rng.choice(kind.questions).format(**slots), slots[kind.answer], block, offset)
+    anchor = slots[kind.anchor] if kind.anchor else None
+    return _Fact(kind, rng.choice(kind.questions).format(**slots), slots[kind.answer], block, offset, anchor)
 
 
-def _pick_kinds(rng: random.Random, count: int) -> list[FactKind]:
-    kinds = list(templates.FACT_KINDS)
+def _pick_kinds(rng: random.Random, count: int, pool: Sequence[FactKind]) -> list[FactKind]:
+    kinds = list(pool)
     rng.shuffle(kinds)
     chosen: list[FactKind] = []
     groups: set[str] = set()
@@ -159,7 +164,9 @@ def _attempt(index: int, split: str, rng: random.Random) -> tuple[Conversation, 
     conversation_id = f"conv-{index:03d}"
     user_id = f"user-{index:03d}"
     sessions = rng.randint(*SESSIONS)
-    facts = [_fact(kind, rng) for kind in _pick_kinds(rng, rng.randint(*FACTS_PER_CONVERSATION))]
+    kinds = _pick_kinds(rng, rng.randint(*FACTS_PER_CONVERSATION), templates.FACT_KINDS)
+    kinds += _pick_kinds(rng, rng.randint(*NAMED_FACTS_PER_CONVERSATION), templates.NAMED_KINDS)
+    facts = [_fact(kind, rng) for kind in kinds]
     blocks: list[list[_Block]] = [[] for _ in range(sessions)]
     for fact in facts:
         _place(blocks, (fact.block, fact), rng)
@@ -167,8 +174,9 @@ def _attempt(index: int, split: str, rng: random.Random) -> tuple[Conversation, 
     for fact in facts:
         near = templates.NEAR_MISSES[fact.kind.group]
         pool += [rng.choice(near) for _ in range(rng.randint(*NEAR_MISSES_PER_FACT))]
+    avoid = frozenset(fact.answer for fact in facts) | {fact.anchor for fact in facts if fact.anchor}
     for template in pool:
-        text = template.format(**templates.distractor_slots(rng))
+        text = template.format(**templates.distractor_slots(rng, avoid))
         reply = rng.choice(templates.DISTRACTOR_REPLIES)
         _place(blocks, ([("user", text), ("assistant", reply)], None), rng)
 
@@ -197,6 +205,8 @@ def _attempt(index: int, split: str, rng: random.Random) -> tuple[Conversation, 
             return None
         if any(mentions(m["content"], fact.answer) for k, m in texts.items() if k != key):
             return None  # the answer is said elsewhere too: the label would be incomplete
+        if fact.anchor is not None and any(mentions(m["content"], fact.anchor) for k, m in texts.items() if k != key):
+            return None  # the person the question names appears elsewhere: the question could be ambiguous
         questions.append(
             Question(
                 question_id=f"{conversation_id}-q{number:02d}",

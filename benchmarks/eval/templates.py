@@ -14,7 +14,7 @@ dates and prices) without stating any asked fact; *chit-chat* fills the sessions
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 Slots = dict[str, str]
@@ -28,6 +28,7 @@ QUESTION_TYPES = (
     "rare_word",  # an unusual word (a craft, a medicine, a restaurant)
     "single_fact",  # any other single attribute (a job, a car, a breed)
     "previous_turn",  # the answer turn only makes sense with the question before it
+    "named_entity",  # the question names a person (a rare name); the answer is their attribute
 )
 
 
@@ -291,6 +292,7 @@ class FactKind:
         lead: Previous-turn kinds only: the user turn that opens the topic.
         ask: Previous-turn kinds only: the assistant's question the reply answers.
         acks: Assistant replies after the evidence turn (none of them holds a value).
+        anchor: The slot a question names (a person), said in no other turn of the conversation.
     """
 
     name: str
@@ -303,6 +305,7 @@ class FactKind:
     lead: tuple[str, ...] = ()
     ask: tuple[str, ...] = ()
     acks: tuple[str, ...] = field(default=())
+    anchor: str | None = None
 
     @property
     def previous_turn(self) -> bool:
@@ -674,6 +677,57 @@ FACT_KINDS: tuple[FactKind, ...] = (
     ),
 )
 
+# Facts about named people in the user's life: the question names the person (a rare word a
+# keyword index matches and an embedding blurs); near misses give other people the same attributes.
+NAMED_KINDS: tuple[FactKind, ...] = (
+    FactKind(
+        "friend_job",
+        "named_entity",
+        "friend_job",
+        _slots(name=PERSON_NAMES, job=JOBS),
+        "job",
+        ("My friend {name} finally qualified as a {job} after years of training.",),
+        ("What does {name} do for work?", "What is {name}'s profession?"),
+        acks=("Good for them, that takes dedication.",),
+        anchor="name",
+    ),
+    FactKind(
+        "friend_city",
+        "named_entity",
+        "friend_city",
+        _slots(name=PERSON_NAMES, city=CITIES),
+        "city",
+        ("{name}, my old classmate, lives in {city} these days.",),
+        ("Where is {name} living now?", "Which city did {name} settle in?"),
+        acks=("You could visit sometime!",),
+        anchor="name",
+    ),
+    FactKind(
+        "friend_birthday",
+        "named_entity",
+        "friend_birthday",
+        _slots(_with(date=_date), name=PERSON_NAMES),
+        "date",
+        ("{name}'s birthday is on {date}, I should send a card this year.",),
+        ("When is {name}'s birthday?", "On what day was {name} born?"),
+        acks=("A handwritten card is always appreciated.",),
+        anchor="name",
+    ),
+    FactKind(
+        "friend_pet",
+        "named_entity",
+        "friend_pet",
+        _slots(_pet, name=PERSON_NAMES),
+        "pet",
+        ("{name} has a {breed} called {pet} that follows her everywhere.",),
+        ("What is the name of {name}'s {species}?", "What did {name} call her {species}?"),
+        acks=("Sounds like a loyal companion.",),
+        anchor="name",
+    ),
+)
+
+ALL_KINDS = FACT_KINDS + NAMED_KINDS
+
 # -- distractors: the facts' vocabulary, about other people and things, answering nothing --------------
 
 DISTRACTORS = (
@@ -704,43 +758,61 @@ DISTRACTORS = (
 )
 
 
-def distractor_slots(rng: random.Random) -> Slots:
-    """Values for :data:`DISTRACTORS` and :data:`NEAR_MISSES` (drawn independently of any fact)."""
-    city, city2 = rng.sample(CITIES, 2)
-    breed, species, _ = rng.choice(PETS)
+def distractor_slots(rng: random.Random, avoid: frozenset[str] = frozenset()) -> Slots:
+    """Values for :data:`DISTRACTORS` and :data:`NEAR_MISSES`, none of them in ``avoid``.
+
+    ``avoid`` holds the conversation's answers and the people its questions name, so that a
+    distractor never states an answer (a label stays complete) or names a questioned person.
+    """
+
+    def pick(pool: Sequence[str]) -> str:
+        return rng.choice([value for value in pool if value not in avoid])
+
+    def number(low: int, high: int) -> str:
+        while (value := str(rng.randint(low, high))) in avoid:
+            pass
+        return value
+
+    city = pick(CITIES)
+    city2 = pick([c for c in CITIES if c != city])
+    breed, species, _ = rng.choice([p for p in PETS if p[0] not in avoid])
     item, _ = rng.choice(PURCHASES)
     project, _ = rng.choice(PROJECTS)
+    while (date := _date(rng)) in avoid:
+        pass
+    while (flight := f"{rng.choice(AIRLINES)}{rng.randint(100, 9999)}") in avoid:
+        pass
     return {
         "other": rng.choice(OTHER_NAMES),
         "rel": rng.choice(RELATIONS)[0],
-        "name": rng.choice(PERSON_NAMES),
+        "name": pick(PERSON_NAMES),
         "city": city,
         "city2": city2,
         "month": rng.choice(MONTHS),
-        "date": _date(rng),
-        "age": str(rng.randint(30, 85)),
+        "date": date,
+        "age": number(30, 85),
         "breed": breed,
         "species": species,
-        "pet": rng.choice(PET_NAMES),
-        "small": str(rng.randint(11, 60)),
-        "count": str(rng.randint(14, 240)),
-        "job": rng.choice(JOBS),
-        "genre": rng.choice(GENRES),
+        "pet": pick(PET_NAMES),
+        "small": number(11, 60),
+        "count": number(14, 240),
+        "job": pick(JOBS),
+        "genre": pick(GENRES),
         "item": item,
-        "price": str(rng.randint(120, 2400)),
+        "price": number(120, 2400),
         "project": project,
-        "flight": f"{rng.choice(AIRLINES)}{rng.randint(100, 9999)}",
-        "room": str(rng.randint(101, 1299)),
+        "flight": flight,
+        "room": number(101, 1299),
         "event": rng.choice(SPORTS_EVENTS),
-        "food": rng.choice(FOODS),
-        "drink": rng.choice(DRINKS),
-        "craft": rng.choice(CRAFTS),
-        "instrument": rng.choice(INSTRUMENTS),
-        "medicine": rng.choice(MEDICINES),
-        "restaurant": rng.choice(RESTAURANTS),
-        "car": rng.choice(CARS),
+        "food": pick(FOODS),
+        "drink": pick(DRINKS),
+        "craft": pick(CRAFTS),
+        "instrument": pick(INSTRUMENTS),
+        "medicine": pick(MEDICINES),
+        "restaurant": pick(RESTAURANTS),
+        "car": pick(CARS),
         "colour": rng.choice(COLOURS),
-        "code": str(rng.randint(1000, 9999)),
+        "code": number(1000, 9999),
     }
 
 
@@ -813,6 +885,10 @@ NEAR_MISSES: dict[str, tuple[str, ...]] = {
     ),
     "car": ("{other} just bought a {colour} {car}.", "The rental place gave us a {car}, it was fine."),
     "code": ("The office door code is {code}, it changes every month.", "{other}'s bike lock code is {code}."),
+    "friend_job": ("{other} works as a {job} downtown.", "My {rel} knows a {job} who could help."),
+    "friend_city": ("{other} lives in {city} now.", "A friend of mine just moved to {city}."),
+    "friend_birthday": ("{other}'s birthday is on {date}.", "I always forget my friends' birthdays."),
+    "friend_pet": ("{other} has a {species} called {pet}.", "Everyone at work seems to have a {species} lately."),
 }
 
 # The assistant's reply to a fact, on its topic: may use the fact's other slots, never its answer.
@@ -851,6 +927,10 @@ FOLLOW_UPS: dict[str, tuple[str, ...]] = {
     "restaurant": ("Great, I'll remember it for your next dinner out.",),
     "car": ("Congratulations on the new car! Remember to update the insurance.",),
     "code": ("Got it, I'll keep that safe.",),
+    "friend_job": ("That's a demanding field.",),
+    "friend_city": ("It's nice to have friends in other cities.",),
+    "friend_birthday": ("I can remind you a week before.",),
+    "friend_pet": ("Pets become family so quickly.",),
 }
 
 

@@ -44,6 +44,10 @@ def _check_labels(conversations: list[dataset.Conversation], questions: list[dat
             assert turns[key]["role"] == "user"
         others = [m["content"] for key, m in turns.items() if key not in q.evidence]
         assert not any(dataset.mentions(text, q.answer) for text in others), q.question_id
+        if q.qtype == "named_entity":
+            named = [n for n in templates.PERSON_NAMES if dataset.mentions(q.question, n)]
+            assert len(named) == 1 and dataset.mentions(turns[q.evidence[0]]["content"], named[0]), q.question_id
+            assert not any(dataset.mentions(text, named[0]) for text in others), q.question_id
 
 
 @pytest.mark.parametrize("split", dataset.SPLITS)
@@ -84,8 +88,11 @@ def test_questions_paraphrase_and_cover_every_type(split: str) -> None:
 
 
 def test_question_templates_never_name_their_answer_slot() -> None:
-    for kind in templates.FACT_KINDS:
+    for kind in templates.ALL_KINDS:
         assert kind.qtype in templates.QUESTION_TYPES
+        assert (kind.anchor is not None) == (kind.qtype == "named_entity"), kind.name
+        if kind.anchor is not None:
+            assert all("{" + kind.anchor + "}" in question for question in kind.questions), kind.name
         assert all("{" + kind.answer + "}" not in question for question in kind.questions), kind.name
         assert all("{" + kind.answer + "}" in statement for statement in kind.statements), kind.name
         assert bool(kind.lead) == bool(kind.ask) == (kind.qtype == "previous_turn"), kind.name
@@ -120,11 +127,11 @@ def test_load_rejects_an_unknown_split() -> None:
 
 
 def test_near_misses_and_follow_ups_cover_every_group_and_never_say_an_answer() -> None:
-    groups = {kind.group for kind in templates.FACT_KINDS}
+    groups = {kind.group for kind in templates.ALL_KINDS}
     assert set(templates.NEAR_MISSES) == groups == set(templates.FOLLOW_UPS)
     slots = templates.distractor_slots(random.Random(0))
     for group, texts in templates.NEAR_MISSES.items():
         assert all(text.format(**slots) for text in texts), group
-    for kind in templates.FACT_KINDS:
+    for kind in templates.ALL_KINDS:
         for text in (*templates.FOLLOW_UPS[kind.group], *kind.acks):
             assert "{" + kind.answer + "}" not in text, (kind.name, text)
