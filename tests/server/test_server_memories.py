@@ -37,8 +37,14 @@ def test_create_then_get_returns_the_stored_memory(api: Api, store: MemoryStore)
     assert Memory.model_validate(fetched.json()) == created
 
 
-def test_admin_create_without_user_uses_the_store_default(api: Api, store: MemoryStore) -> None:
-    assert add(api, "no user named").user_id == store.settings.default_user_id
+def test_a_write_naming_no_user_stores_for_the_caller(api: Api) -> None:
+    assert add(api, "no user named").user_id == "admin"
+    batch = BatchResult.model_validate(api.post(f"{M}/batch", json={"items": ["a", {"text": "b"}]}).json())
+    messages = api.post(f"{M}/messages", json={"messages": [{"role": "user", "content": "hi"}]}).json()
+    ids = batch.ids + BatchResult.model_validate(messages).ids
+    owners = {Memory.model_validate(api.get(f"{M}/{i}").json()).user_id for i in ids}
+    assert owners == {"admin"}
+    assert add(api, "for alice", user_id="alice").user_id == "alice"
 
 
 def test_create_refuses_unknown_fields_and_bad_values(api: Api, store: MemoryStore) -> None:

@@ -183,6 +183,18 @@ def _validation_errors(errors: Any) -> list[dict[str, Any]]:
     ]
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette's own Allow names only the first route's)."""
+    from starlette.routing import Match
+
+    routes = request.app.router.routes
+    return [
+        method
+        for method in ("DELETE", "GET", "PATCH", "POST", "PUT")
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    ]
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render every error ``app`` can meet as the one error body (unexpected ones: the middleware)."""
 
@@ -225,9 +237,10 @@ def install_error_handlers(app: FastAPI) -> None:
             details = {"path": request.url.path}
         elif status == 405:
             message = f"method {request.method} is not allowed here"
-            allowed = (error.headers or {}).get("Allow")
-            if allowed:
-                details = {"allowed": [method.strip() for method in allowed.split(",")]}
+            allowed = _allowed_methods(request)
+            details = {"allowed": allowed}
+            headers = {**(error.headers or {}), "Allow": ", ".join(allowed)}
+            return error_response(request, status, code, message, details, headers)
         elif isinstance(error, PayloadTooLargeError):
             message = error.detail
             details = {"limit": "max_body_bytes", "maximum": error.maximum}

@@ -3,7 +3,8 @@
 Routes are plain ``def`` functions: FastAPI runs them in its thread pool, so the store's
 blocking calls never stall the event loop. Scope rule (see ``resolve_user``): non-admins act
 on their own user only and get 404 for other users' memory ids; admins act on the user they
-name, or on every user.
+name, or on every user. A write that names no user stores for the caller's own user (a
+``--no-auth`` caller's is ``no_auth_user_id``).
 """
 
 from __future__ import annotations
@@ -48,14 +49,17 @@ def _scope(principal: Principal, user_id: str | None, agent_id: str | None, run_
     return {"user_id": resolve_user(principal, user_id), "agent_id": agent_id, "run_id": run_id}
 
 
+def _write_scope(principal: Principal, user_id: str | None, agent_id: str | None, run_id: str | None) -> dict[str, Any]:
+    """Whose memory a write stores: the user named (non-admins: only themselves), else the caller's own."""
+    return {"user_id": resolve_user(principal, user_id) or principal.user_id, "agent_id": agent_id, "run_id": run_id}
+
+
 def _owned_item(principal: Principal, item: Any) -> Any:
-    """A batch item as the caller may store it: a non-admin's items always carry their user_id."""
-    if principal.is_admin:
-        return item
+    """A batch item as the caller may store it: with the user it names (if allowed), else the caller's."""
     if isinstance(item, str):
         return {"text": item, "user_id": principal.user_id}
     if isinstance(item, Mapping):
-        return {**item, "user_id": resolve_user(principal, item.get("user_id"))}
+        return {**item, "user_id": resolve_user(principal, item.get("user_id")) or principal.user_id}
     return item  # not an item at all: the store fails it alone, with its index
 
 
@@ -64,15 +68,15 @@ def _owned_item(principal: Principal, item: Any) -> Any:
     status_code=201,
     response_model=Memory,
     summary="Add a memory",
-    description="Store one memory (embedded and encrypted at rest) and return it. Non-admins store for "
-    "their own user; naming another user_id is a 403.",
+    description="Store one memory (embedded and encrypted at rest) and return it. Without a user_id it is "
+    "stored for the caller's own user; non-admins naming another user_id get a 403.",
     responses={201: example_response("Memory", "The stored memory"), **error_responses(*_WRITE)},
 )
 def create_memory(
     request: Request, body: CreateMemoryRequest, principal: Annotated[Principal, Depends(requires("write", "writes"))]
 ) -> Response:
     values = body.model_dump()
-    values.update(_scope(principal, body.user_id, body.agent_id, body.run_id))
+    values.update(_write_scope(principal, body.user_id, body.agent_id, body.run_id))
     memory = store_of(request).add(values.pop("text"), **values)
     return json_response(memory, 201)
 
@@ -194,7 +198,7 @@ def add_messages(
 ) -> Response:
     result = store_of(request).add_messages(
         body.messages,
-        **_scope(principal, body.user_id, body.agent_id, body.run_id),
+        **_write_scope(principal, body.user_id, body.agent_id, body.run_id),
         tags=body.tags,
         metadata=body.metadata,
     )
