@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 
 from memorylink.server.errors import ApiError
 from memorylink.server.principal import SCOPES, Budget, Principal, Scope
+from memorylink.server.streams import StreamingServer
 
 ADMIN = "admin-key"
 ALICE = "alice-key"
@@ -122,7 +123,7 @@ def start_server(app: FastAPI, *, startup_timeout_s: float = 10.0) -> LiveServer
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
+    server = StreamingServer(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + startup_timeout_s

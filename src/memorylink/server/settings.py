@@ -6,18 +6,35 @@ The library reads no environment; ``memorylink serve`` builds these from its opt
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import ipaddress
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from memorylink.server.streams.settings import StreamSettings
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "ServerSettings"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "ServerSettings", "is_loopback"]
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 """A request body larger than this (1 MiB) is refused with 413 ``payload_too_large``."""
 
 
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` only accepts connections from this machine (``localhost``, 127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        loopback: bool = ipaddress.ip_address(host.strip("[]")).is_loopback
+        return loopback
+    except ValueError:
+        return False  # any other name may resolve to an address other machines reach
+
+
 class ServerSettings(BaseModel):
-    """How the REST server behaves. Every field has a safe default (auth on, CORS off, loopback)."""
+    """How the REST server behaves. Every field has a safe default (auth on, CORS off, loopback).
+
+    ``no_auth`` is refused unless ``host`` is a loopback address: a server without credentials
+    must not be reachable from other machines.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -40,3 +57,12 @@ class ServerSettings(BaseModel):
     streams: StreamSettings = Field(
         default_factory=StreamSettings, description="the event streams (SSE and WebSocket): caps, rates, heartbeats"
     )
+
+    @model_validator(mode="after")
+    def _no_auth_only_on_loopback(self) -> ServerSettings:
+        if self.no_auth and not is_loopback(self.host):
+            raise ValueError(
+                f"no_auth serves every caller as an admin, so it is refused on {self.host!r}, which other "
+                "machines can reach; bind a loopback address such as 127.0.0.1, or turn authentication on"
+            )
+        return self
