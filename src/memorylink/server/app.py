@@ -10,11 +10,12 @@ from fastapi import APIRouter, FastAPI
 
 from memorylink._version import __version__
 from memorylink.server import health
+from memorylink.server._openapi import build_openapi
 from memorylink.server.errors import install_error_handlers
 from memorylink.server.metrics import ServerMetrics, metrics_router
 from memorylink.server.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from memorylink.server.openapi import build_openapi
 from memorylink.server.principal import Guard, NoAuthGuard
+from memorylink.server.ratelimit import RateLimitHeadersMiddleware
 from memorylink.server.routes import admin, memories, webhooks
 from memorylink.server.settings import ServerSettings
 
@@ -78,6 +79,7 @@ def create_app(store: MemoryStore, settings: ServerSettings | None = None, *, gu
 
     # Added innermost first: CORS answers preflights outside everything, every response gets a request id.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware, observe=app.state.metrics.observe)
     if settings.cors_origins:
         from starlette.middleware.cors import CORSMiddleware
