@@ -16,8 +16,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from memorylink.errors import MemoryLinkError
+from memorylink.server._openapi import error_responses
 from memorylink.server.errors import error_response
-from memorylink.server.openapi import error_responses
 from memorylink.server.routes._common import json_response, store_of
 
 __all__ = ["Component", "Liveness", "Readiness", "router"]

@@ -22,7 +22,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from memorylink.errors import MemoryLinkError
-from memorylink.server.openapi import error_responses
+from memorylink.server._openapi import error_responses
 from memorylink.server.principal import requires
 
 if TYPE_CHECKING:

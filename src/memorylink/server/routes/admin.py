@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from memorylink.models import StoreStats
-from memorylink.server.openapi import error_responses
+from memorylink.server._openapi import error_responses
 from memorylink.server.principal import Principal, requires
 from memorylink.server.routes._common import json_response, store_of
 from memorylink.server.routes._examples import example_response

@@ -17,7 +17,7 @@ from fastapi.responses import Response
 
 from memorylink.errors import NotFoundError
 from memorylink.models import BatchResult, ListOrder, Memory, MemoryVersion, Page, SearchResult
-from memorylink.server.openapi import error_responses
+from memorylink.server._openapi import error_responses
 from memorylink.server.principal import Principal, requires, resolve_user
 from memorylink.server.routes._common import json_response, parse_json_object, store_of
 from memorylink.server.routes._examples import example_response

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 
 from memorylink.errors import NotFoundError
 from memorylink.events import Delivery, NewWebhook, WebhookEndpoint, WebhookManager
-from memorylink.server.openapi import error_responses
+from memorylink.server._openapi import error_responses
 from memorylink.server.principal import Principal, requires, resolve_user
 from memorylink.server.routes._common import json_response, store_of
 from memorylink.server.routes._examples import example_response

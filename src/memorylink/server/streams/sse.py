@@ -21,8 +21,8 @@ from starlette.concurrency import run_in_threadpool
 
 from memorylink.errors import MemoryLinkError, NotFoundError
 from memorylink.events import EventFeed
+from memorylink.server._openapi import error_responses
 from memorylink.server.errors import ApiError, request_id_of
-from memorylink.server.openapi import error_responses
 from memorylink.server.principal import Principal, requires
 from memorylink.server.streams._common import MAX_EVENT_ID, require_outbox, store_and_settings, stream_error_body
 from memorylink.server.streams._hub import hub_of
