@@ -75,6 +75,8 @@ def test_nothing_plaintext_at_rest_while_open_and_after_close(
     store.close()
     _assert_no_plaintext(tmp_path / "store", needles)
     assert any(p.name.startswith("index-") for p in (tmp_path / "store").iterdir())
+    # the keyword index (its vocabulary holds the canary words) is on disk too, encrypted
+    assert any(p.name.startswith("keywords-") for p in (tmp_path / "store").iterdir())
 
 
 def test_store_directory_is_private(store: MemoryStore) -> None:

@@ -17,7 +17,7 @@ def test_it_answers_as_search_does(open_store: Callable[..., MemoryStore]) -> No
     query = "tomatoes garden"
     vector = store.embedder.embed([query])[0]
     for kwargs in ({}, {"user_id": "u1"}, {"sort_by": "similarity", "top_k": 3}, {"filter": {"user_id": "u2"}}):
-        by_text = store.search(query, **kwargs)  # type: ignore[arg-type]
+        by_text = store.search(query, mode="vector", **kwargs)  # type: ignore[arg-type]
         by_vector = store.search_by_vector(vector * 3.0, **kwargs)  # type: ignore[arg-type]
         assert [h.memory.id for h in by_vector.hits] == [h.memory.id for h in by_text.hits]
         assert by_vector.total == by_text.total and by_vector.query == ""

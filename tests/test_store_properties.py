@@ -107,7 +107,7 @@ class StoreMachine(RuleBasedStateMachine):
     )
     def search(self, query: str, user: str | None, tag: str | None, k: int) -> None:
         tags = [tag] if tag is not None else None
-        result = self.store.search(query, top_k=k, user_id=user, tags=tags, sort_by="similarity")
+        result = self.store.search(query, top_k=k, user_id=user, tags=tags, sort_by="similarity", mode="vector")
         candidates = {
             i: e
             for i, e in self.model.items()

@@ -15,7 +15,8 @@ import numpy as np
 import numpy.typing as npt
 
 from memorylink._core import StoreCore
-from memorylink._ranking import clip_similarity, rank
+from memorylink._hybrid import gather
+from memorylink._ranking import clip_similarity, mmr_order, rank
 from memorylink._records import Catalog, Scope
 from memorylink.errors import (
     LimitExceededError,
@@ -29,6 +30,7 @@ from memorylink.models import (
     MemoryVersion,
     Page,
     SearchHit,
+    SearchMode,
     SearchResult,
     SortBy,
     check_top_k,
@@ -162,25 +164,33 @@ class StoreReads(StoreCore):
         user_id: str | None = None,
         agent_id: str | None = None,
         run_id: str | None = None,
+        mode: SearchMode = "hybrid",
+        mmr: bool = False,
     ) -> SearchResult:
-        """Find memories by meaning.
+        """Find memories by meaning and by their words (see docs/search.md).
 
         Args:
             query: The text to match.
             top_k: How many hits at most (``limits.max_top_k``).
-            threshold: Drop hits whose similarity (cosine, in [0, 1]) is below this.
+            threshold: Drop hits whose similarity (cosine, in [0, 1]) is below this, in every mode.
             filter: The filter language (see docs/filters.md); ``tags``, ``date_range`` and
                 ``metadata`` are shortcuts AND-ed with it.
-            sort_by: ``"relevance"`` (similarity blended with recency: ``(1 - w) * similarity
-                + w * 0.5 ** (age_days / half_life)``), ``"similarity"`` or ``"date"`` (newest
-                first among the most similar).
+            sort_by: ``"relevance"`` (the mode's match score blended with recency: ``(1 - w) *
+                match + w * 0.5 ** (age_days / half_life)``), ``"similarity"`` (the match score
+                alone) or ``"date"`` (newest first among the best matches).
             include_similar: Attach each hit's nearest other memories as ``related``.
             user_id, agent_id, run_id: Restrict to this scope.
+            mode: ``"hybrid"`` (BM25 and vector similarity fused), ``"vector"`` or ``"keyword"``
+                (BM25 only; a hit's ``score`` is its BM25 over the best one's). ``similarity``
+                is the cosine similarity in every mode.
+            mmr: Re-order the candidates by maximal marginal relevance (``search.mmr_lambda``),
+                so near-duplicates do not fill the top hits.
         """
         self._check_open()
         started = time.perf_counter()
         validate_query(query, self.settings.limits)
         options = self._search_options(top_k, threshold, filter, tags, date_range, metadata, sort_by)
+        mode = _check_mode(mode)
         vector = self._embed_query(query)
         return self._search_vector(
             vector,
@@ -190,6 +200,8 @@ class StoreReads(StoreCore):
             options,
             include_similar,
             self._scope(user_id, agent_id, run_id),
+            mode=mode,
+            mmr=_check_flag(mmr, "mmr"),
         )
 
     def search_by_vector(
@@ -207,12 +219,14 @@ class StoreReads(StoreCore):
         user_id: str | None = None,
         agent_id: str | None = None,
         run_id: str | None = None,
+        mmr: bool = False,
     ) -> SearchResult:
         """:meth:`search` with a query vector of the store's embedder instead of a text.
 
         For callers that embed queries themselves (a framework's query embedding, a vector
         kept from earlier). ``vector`` must have the embedder's dimension and finite values;
-        it is normalised to unit length. The result's ``query`` is ``""``.
+        it is normalised to unit length. The result's ``query`` is ``""``. With no text
+        there are no keywords: the search is always in ``"vector"`` mode.
 
         Raises:
             ValidationError: A vector of the wrong length, with NaN / infinite values, or all zeros.
@@ -229,6 +243,8 @@ class StoreReads(StoreCore):
             options,
             include_similar,
             self._scope(user_id, agent_id, run_id),
+            mode="vector",
+            mmr=_check_flag(mmr, "mmr"),
         )
 
     def _query_vector(self, vector: Sequence[float] | npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float32]:
@@ -281,9 +297,24 @@ class StoreReads(StoreCore):
         options: tuple[int, float | None, Filter | None, SortBy],
         include_similar: bool,
         scope: Scope,
+        *,
+        mode: SearchMode,
+        mmr: bool,
     ) -> SearchResult:
         top_k, threshold, parsed, sort_by = options
-        hits, total = self._nearest(vector, top_k, threshold, sort_by, scope, parsed, include_similar, exclude=None)
+        hits, total = self._nearest(
+            vector,
+            top_k,
+            threshold,
+            sort_by,
+            scope,
+            parsed,
+            include_similar,
+            exclude=None,
+            query=query,
+            mode=mode,
+            mmr=mmr,
+        )
         result = trusted(
             SearchResult,
             {
@@ -293,13 +324,14 @@ class StoreReads(StoreCore):
                 "query_time_ms": (time.perf_counter() - started) * 1000.0,
                 "filter": parsed.to_dict() if parsed is not None else None,
                 "sort_by": sort_by,
+                "mode": mode,
             },
         )
         # A search is a read: it takes the write lock to record its event only when asked to
         # (outbox "always"), or when a webhook endpoint subscribes to searches.
-        mode = self._outbox.settings.outbox
-        durable = mode == "always" or (
-            mode == "auto" and self.webhooks.wants("memory.searched", self._state.data_version)
+        outbox = self._outbox.settings.outbox
+        durable = outbox == "always" or (
+            outbox == "auto" and self.webhooks.wants("memory.searched", self._state.data_version)
         )
         if not durable and not self.events.has_listeners("memory.searched"):
             return result
@@ -351,6 +383,7 @@ class StoreReads(StoreCore):
             query_time_ms=(time.perf_counter() - started) * 1000.0,
             filter=parsed.to_dict() if parsed is not None else None,
             sort_by="similarity",
+            mode="vector",
         )
 
     def _nearest(
@@ -363,6 +396,10 @@ class StoreReads(StoreCore):
         parsed: Filter | None,
         include_similar: bool,
         exclude: int | None,
+        *,
+        query: str = "",
+        mode: SearchMode = "vector",
+        mmr: bool = False,
     ) -> tuple[builtins.list[SearchHit], int]:
         needs_catalog = parsed is not None or (not scope.is_empty() and self._state.catalog is not None)
         scoped_ids: npt.NDArray[np.int64] | None = None
@@ -375,17 +412,27 @@ class StoreReads(StoreCore):
                 # A reopened store has no catalog yet, and building it decrypts every memory
                 # (about a second at 100k): a scope alone is answered from the blind indexes.
                 scoped_ids = self._ids_in_scope(scope)
-        pool = top_k if sort_by == "similarity" else top_k * self.settings.search.rerank_pool_factor
+        settings = self.settings.search
+        pool = top_k if sort_by == "similarity" else top_k * settings.rerank_pool_factor
+        if mode != "vector" or mmr:
+            pool = max(pool, settings.candidate_pool)
         if exclude is not None:
             pool += 1
         with self._state.lock.read():
             index = self._state.index
             allowed = catalog.candidates(scope, parsed) if catalog is not None and needs_catalog else scoped_ids
             total = len(index) if allowed is None else len(allowed)
-            labels, similarities = index.search(vector, pool, allowed=allowed)
-        # Rank on what the index gives (similarity; creation time is in the id), then
-        # decrypt only the memories that make the cut.
-        ranked = rank(labels, similarities, threshold, sort_by, exclude, self.settings.search)
+            found = gather(index, self._state.keywords, vector, query, mode, pool, allowed, settings)
+            # Rank on what the indexes give (scores; creation time is in the id), then
+            # decrypt only the memories that make the cut.
+            ranked = rank(found.labels, found.similarities, threshold, sort_by, exclude, settings, scores=found.scores)
+            if mmr and len(ranked) > 1 and sort_by != "date":
+                ranked = self._diversify(ranked, top_k)
+        matches = (
+            dict(zip(found.labels.tolist(), found.scores.tolist(), strict=True))
+            if found.scores is not None and sort_by == "date"
+            else None
+        )
         hits: builtins.list[SearchHit] = []
         position = 0
         while len(hits) < top_k and position < len(ranked):
@@ -407,11 +454,20 @@ class StoreReads(StoreCore):
                     for n, sim in related_lists.get(label, [])
                     if n in memories
                 ]
-                final = similarity if sort_by == "date" else score
+                final = (similarity if matches is None else matches[label]) if sort_by == "date" else score
                 hits.append(
                     trusted(SearchHit, {"memory": memory, "similarity": similarity, "score": final, "related": related})
                 )
         return hits, total
+
+    def _diversify(
+        self, ranked: builtins.list[tuple[float, int, float]], top_k: int
+    ) -> builtins.list[tuple[float, int, float]]:
+        """``ranked`` with its head in maximal-marginal-relevance order (call under the read lock)."""
+        head = ranked[: max(top_k * 3, top_k + 10)]
+        vectors = self._state.index.get_vectors(np.array([label for _, label, _ in head], dtype=np.int64))
+        order = mmr_order([key for key, _, _ in head], vectors, self.settings.search.mmr_lambda, len(head))
+        return [head[position] for position in order] + ranked[len(head) :]
 
     def _hydrate(self, labels: set[int], catalog: Catalog | None, scope: Scope) -> dict[int, Memory]:
         """Memories by label; labels deleted since the index saw them, or outside ``scope``, are left out."""
@@ -466,6 +522,18 @@ class StoreReads(StoreCore):
                     (int(n), float(sim)) for n, sim in zip(near_labels, near_sims, strict=True) if int(n) != label
                 ][:per_hit]
         return related
+
+
+def _check_mode(mode: object) -> SearchMode:
+    if mode not in get_args(SearchMode):
+        raise ValidationError(f"mode must be one of {', '.join(get_args(SearchMode))}", field="mode")
+    return mode  # type: ignore[return-value]
+
+
+def _check_flag(value: object, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError(f"{field} must be true or false", field=field)
+    return value
 
 
 def _fingerprint(scope: Scope, parsed: Filter | None, order: str) -> str:

@@ -1,10 +1,15 @@
-"""Derived in-memory state: the vector index and the catalog, kept in step with storage.
+"""Derived in-memory state: the vector index, the keyword index and the catalog, kept in step with storage.
 
 Storage is the truth. Every committed change appends a journal entry (with the
 encrypted vector for new or re-embedded texts). This module replays the journal into
-the in-memory index, so changes made by this process and by other processes that
-opened the same store are seen alike. From time to time, and at close, the index is
-written as an encrypted snapshot file and the journal entries it covers are pruned.
+the in-memory indexes, so changes made by this process and by other processes that
+opened the same store are seen alike. The keyword index needs the text, which the
+journal does not carry: it takes it from this process's own writes, or reads and
+decrypts the memory's row. From time to time, and at close, both indexes are written
+as encrypted snapshot files (``index-<key id>.snapshot`` and
+``keywords-<key id>.snapshot``) and the journal entries they cover are pruned. A
+missing or stale keyword snapshot is rebuilt from storage (decrypting the texts; no
+re-embedding).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from memorylink._records import Body, Catalog, CatalogEntry, RecordCodec, copy_j
 from memorylink.crypto.blobs import open_blob, seal_blob
 from memorylink.errors import InvalidKeyError, StoreCorruptedError
 from memorylink.index.base import VectorIndex
+from memorylink.index.keyword import KeywordIndex
 from memorylink.storage.base import ChangeRow, MemoryRow, Op
 from memorylink.storage.sqlite import SqliteStorage
 
@@ -34,9 +40,20 @@ __all__ = ["DerivedState"]
 logger = logging.getLogger(__name__)
 
 _MAGIC = b"MLSNAP01"
+_KEYWORD_MAGIC = b"MLKWSN01"
 _LENGTH = struct.Struct(">I")
 
 EmbedTexts = Callable[[Sequence[str]], npt.NDArray[np.float32]]
+# What the keyword index needs of a memory: (id, text, run_id, turn).
+KeywordEntry = tuple[int, str, str | None, int | None]
+
+
+def keyword_entry(memory_id: int, body: Body) -> KeywordEntry:
+    """A memory's keyword-index entry; ``turn`` is its integer ``metadata["turn"]`` within a run."""
+    turn = body.metadata.get("turn") if body.run_id is not None and body.metadata else None
+    if isinstance(turn, bool) or not isinstance(turn, int):
+        turn = None
+    return memory_id, body.text, body.run_id, turn
 
 
 class DerivedState:
@@ -52,10 +69,13 @@ class DerivedState:
         load_index: Callable[[bytearray], VectorIndex],
         directory: Path | None,
         checkpoint_after: int,
+        new_keywords: Callable[[], KeywordIndex] = KeywordIndex,
     ) -> None:
         self.storage = storage
         self.codec = codec
         self.index = index
+        self._new_keywords = new_keywords
+        self.keywords = new_keywords()
         self._new_index = new_index
         self._load_index = load_index
         self._directory = directory
@@ -67,8 +87,13 @@ class DerivedState:
         # Rows this process wrote, by journal seq: the catalog takes them as they are
         # instead of reading and decrypting them back (kept only while a catalog exists).
         self._own_rows: dict[int, tuple[MemoryRow, Body]] = {}
+        # Keyword entries of this process's writes, by journal seq (the journal has no text).
+        self._own_texts: dict[int, KeywordEntry] = {}
         self._dirty = False
         self.applied_seq = 0
+        # The keyword index's journal position: it may run ahead of the vector index's
+        # (a rebuild from storage reads storage as it is now).
+        self.keyword_seq = 0
         self._data_version = -1
         self.dimension = index.dimension
 
@@ -79,47 +104,94 @@ class DerivedState:
             return None
         return self._directory / f"index-{key_id or self.codec.cipher.key_id}.snapshot"
 
+    def keyword_snapshot_path(self, key_id: str | None = None) -> Path | None:
+        if self._directory is None:
+            return None
+        return self._directory / f"keywords-{key_id or self.codec.cipher.key_id}.snapshot"
+
+    def snapshot_files(self) -> list[Path]:
+        """Both snapshot paths of the current key (empty for an in-memory store)."""
+        paths = (self.snapshot_path(), self.keyword_snapshot_path())
+        return [path for path in paths if path is not None]
+
     def _read_snapshot(self) -> tuple[int, VectorIndex] | None:
         path = self.snapshot_path()
         if path is None or not path.exists():
             return None
+        opened = self._open_snapshot(path, _MAGIC)
+        if opened is None:
+            return None
+        seq, plain = opened
+        try:
+            index = self._load_index(plain)
+            if index.dimension != self.dimension:
+                raise StoreCorruptedError("snapshot dimension differs from the store's")
+            return seq, index
+        except (StoreCorruptedError, ValueError, KeyError, OSError) as error:
+            logger.warning("ignoring unusable index snapshot %s: %s", path, error)
+            return None
+
+    def _read_keyword_snapshot(self) -> tuple[int, KeywordIndex] | None:
+        path = self.keyword_snapshot_path()
+        if path is None or not path.exists():
+            return None
+        opened = self._open_snapshot(path, _KEYWORD_MAGIC)
+        if opened is None:
+            return None
+        seq, plain = opened
+        try:
+            loaded = KeywordIndex.from_bytes(plain)
+        except StoreCorruptedError as error:
+            logger.warning("ignoring unusable keyword snapshot %s: %s", path, error)
+            return None
+        fresh = self._new_keywords()
+        loaded.k1, loaded.b = fresh.k1, fresh.b  # scoring parameters come from the settings, not the file
+        return seq, loaded
+
+    def _open_snapshot(self, path: Path, magic: bytes) -> tuple[int, bytearray] | None:
+        """``(seq, plaintext)`` of an encrypted snapshot file, or None (logged) if unusable."""
         try:
             # Map the file rather than read it: the ciphertext is read once, in place, from
             # the page cache, instead of being copied into a second large buffer first.
             with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as raw:
-                if raw[: len(_MAGIC)] != _MAGIC:
+                if raw[: len(magic)] != magic:
                     raise StoreCorruptedError("bad snapshot magic")
-                (length,) = _LENGTH.unpack_from(raw, len(_MAGIC))
-                start = len(_MAGIC) + _LENGTH.size
+                (length,) = _LENGTH.unpack_from(raw, len(magic))
+                start = len(magic) + _LENGTH.size
                 header_bytes = raw[start : start + length]
                 header = json.loads(header_bytes)
                 failure = None
                 with memoryview(raw) as view, view[start + length :] as body:
                     try:
-                        plain = open_blob(self.codec.cipher, body, _MAGIC + header_bytes)
+                        plain = open_blob(self.codec.cipher, body, magic + header_bytes)
                     except StoreCorruptedError as error:
                         failure = str(error)  # dropping the traceback releases its views of the map
                 if failure is not None:
                     raise StoreCorruptedError(failure)
-            index = self._load_index(plain)
-            if index.dimension != self.dimension:
-                raise StoreCorruptedError("snapshot dimension differs from the store's")
-            return int(header["seq"]), index
-        except (StoreCorruptedError, ValueError, KeyError, OSError) as error:
-            logger.warning("ignoring unusable index snapshot %s: %s", path, error)
+            return int(header["seq"]), plain
+        except (StoreCorruptedError, ValueError, KeyError, OSError, struct.error) as error:
+            logger.warning("ignoring unusable snapshot %s: %s", path, error)
             return None
 
     def _write_snapshot(self) -> None:
+        """Write both snapshots (keywords first: a crash between leaves the vector one older, which loads fine)."""
+        keyword_path = self.keyword_snapshot_path()
         path = self.snapshot_path()
         assert path is not None
+        assert keyword_path is not None
+        assert self.keyword_seq == self.applied_seq, "both indexes must be at one journal position"
+        self._write_sealed(keyword_path, _KEYWORD_MAGIC, self.keywords.to_bytes(), len(self.keywords))
+        self._write_sealed(path, _MAGIC, self.index.to_bytes(), len(self.index))
+
+    def _write_sealed(self, path: Path, magic: bytes, plain: bytes, count: int) -> None:
         header = json.dumps(
-            {"seq": self.applied_seq, "key_id": self.codec.cipher.key_id, "count": len(self.index)},
+            {"seq": self.applied_seq, "key_id": self.codec.cipher.key_id, "count": count},
             separators=(",", ":"),
         ).encode()
-        sealed = seal_blob(self.codec.cipher, self.index.to_bytes(), _MAGIC + header)
-        temporary = path.with_suffix(".tmp")
+        sealed = seal_blob(self.codec.cipher, plain, magic + header)
+        temporary = path.with_name(path.name + ".tmp")
         with open(temporary, "wb") as handle:
-            handle.write(_MAGIC + _LENGTH.pack(len(header)) + header)
+            handle.write(magic + _LENGTH.pack(len(header)) + header)
             handle.write(sealed)
             handle.flush()
             os.fsync(handle.fileno())
@@ -130,10 +202,11 @@ class DerivedState:
         """Delete snapshot files of other keys and unfinished temporaries (call after the key checked out)."""
         if self._directory is None:
             return
-        keep = self.snapshot_path()
-        for candidate in self._directory.glob("index-*"):
-            if candidate != keep:
-                candidate.unlink(missing_ok=True)
+        keep = set(self.snapshot_files())
+        for pattern in ("index-*", "keywords-*"):
+            for candidate in self._directory.glob(pattern):
+                if candidate not in keep:
+                    candidate.unlink(missing_ok=True)
 
     # -- loading -----------------------------------------------------------------------
 
@@ -153,25 +226,52 @@ class DerivedState:
         snapshot = self._read_snapshot()
         if snapshot is not None and _covers(snapshot[0], low, high, count):
             self.applied_seq, self.index = snapshot
-            self._apply(self.storage.changes_after(self.applied_seq))
-            return
-        if _covers(0, low, high, count):
+        elif _covers(0, low, high, count):
             # The journal still holds every change since the store was created.
             self.index = self._new_index()
             self.applied_seq = 0
-            self._apply(self.storage.changes_after(0))
+        else:
+            logger.warning("index snapshot missing or stale and the journal was pruned; re-embedding every memory")
+            self._rebuild_locked(embed)
             return
-        logger.warning("index snapshot missing or stale and the journal was pruned; re-embedding every memory")
-        self._rebuild_locked(embed)
+        self._load_keywords_locked(low, high, count)
+        self._apply(self.storage.changes_after(min(self.applied_seq, self.keyword_seq)))
+
+    def _load_keywords_locked(self, low: int, high: int, count: int) -> None:
+        snapshot = self._read_keyword_snapshot()
+        if snapshot is not None and _covers(snapshot[0], low, high, count):
+            self.keyword_seq, self.keywords = snapshot
+            return
+        if high == 0:
+            self.keywords = self._new_keywords()
+            self.keyword_seq = 0
+            return
+        logger.info("keyword snapshot missing or stale; rebuilding the keyword index from storage")
+        self._rebuild_keywords_locked(high)
+
+    def _rebuild_keywords_locked(self, high: int) -> None:
+        """The keyword index of every stored memory (decrypting them), as of journal position ``high``."""
+        keywords = self._new_keywords()
+        for rows in self.storage.iter_memories(batch=5_000):
+            for row in rows:
+                memory_id, text, run_id, turn = keyword_entry(row.id, self.codec.open_row(row))
+                keywords.add(memory_id, text, run_id=run_id, turn=turn)
+        self.keywords = keywords
+        self.keyword_seq = high
 
     def _rebuild_locked(self, embed: EmbedTexts) -> None:
         _, high, _ = self.storage.journal_bounds()
         self.index = self._new_index()
+        keywords = self._new_keywords()
         for rows in self.storage.iter_memories():
-            texts = [self.codec.open_row(row).text for row in rows]
+            bodies = [self.codec.open_row(row) for row in rows]
             ids = np.fromiter((row.id for row in rows), dtype=np.int64, count=len(rows))
-            self.index.add(ids, embed(texts))
-        self.applied_seq = high
+            self.index.add(ids, embed([body.text for body in bodies]))
+            for row, body in zip(rows, bodies, strict=True):
+                memory_id, text, run_id, turn = keyword_entry(row.id, body)
+                keywords.add(memory_id, text, run_id=run_id, turn=turn)
+        self.keywords = keywords
+        self.applied_seq = self.keyword_seq = high
 
     def _reconcile_locked(self, embed: EmbedTexts) -> None:
         stored = np.array(self.storage.all_ids(), dtype=np.int64)
@@ -187,6 +287,18 @@ class DerivedState:
             ids = np.array(sorted(rows), dtype=np.int64)
             texts = [self.codec.open_row(rows[int(i)]).text for i in ids]
             self.index.add(ids, embed(texts))
+        keyword_labels = np.sort(self.keywords.labels())
+        orphans = np.setdiff1d(keyword_labels, stored, assume_unique=True)
+        missing = np.setdiff1d(stored, keyword_labels, assume_unique=True)
+        if len(orphans):
+            logger.warning("dropping %d keyword index entries with no stored memory", len(orphans))
+            self.keywords.remove(orphans.tolist())
+        if len(missing):
+            logger.warning("indexing %d stored memories missing from the keyword index", len(missing))
+            rows = self.storage.get_memories(missing.tolist())
+            for memory_id in sorted(rows):
+                entry = keyword_entry(memory_id, self.codec.open_row(rows[memory_id]))
+                self.keywords.add(entry[0], entry[1], run_id=entry[2], turn=entry[3])
 
     # -- keeping up with the journal -------------------------------------------------------
 
@@ -208,6 +320,8 @@ class DerivedState:
         with self._own_lock:
             if vectors_by_seq:
                 self._own_vectors.update(vectors_by_seq)
+            if rows_by_seq:
+                self._own_texts.update((seq, keyword_entry(row.id, body)) for seq, (row, body) in rows_by_seq.items())
             if rows_by_seq and self.catalog is not None:
                 # The writer hands these bodies' metadata to its caller too: the catalog keeps a copy.
                 self._own_rows.update(
@@ -216,12 +330,15 @@ class DerivedState:
                 )
             self._dirty = True
 
-    def _take_own(self) -> tuple[dict[int, npt.NDArray[np.float32]], dict[int, tuple[MemoryRow, Body]]]:
+    def _take_own(
+        self,
+    ) -> tuple[dict[int, npt.NDArray[np.float32]], dict[int, tuple[MemoryRow, Body]], dict[int, KeywordEntry]]:
         with self._own_lock:
             own, self._own_vectors = self._own_vectors, {}
             rows, self._own_rows = self._own_rows, {}
+            texts, self._own_texts = self._own_texts, {}
             self._dirty = False
-            return own, rows
+            return own, rows, texts
 
     def refresh(self, *, force: bool = False) -> None:
         """Apply journal entries committed since the last call (by this or any other process)."""
@@ -237,26 +354,36 @@ class DerivedState:
             self._refresh_locked()
 
     def _refresh_locked(self) -> None:
-        own_vectors, own_rows = self._take_own()
+        own_vectors, own_rows, own_texts = self._take_own()
         low, high, count = self.storage.journal_bounds()
-        if high <= self.applied_seq:
+        if high <= self.applied_seq and high <= self.keyword_seq:
             return
-        if count == 0 or low > self.applied_seq + 1:
-            logger.info("journal was pruned past this process's position; reloading the index snapshot")
+        if count == 0 or low > min(self.applied_seq, self.keyword_seq) + 1:
+            logger.info("journal was pruned past this process's position; reloading the index snapshots")
             snapshot = self._read_snapshot()
             if snapshot is None or not _covers(snapshot[0], low, high, count):
                 raise StoreCorruptedError("the index snapshot is missing; reopen the store to rebuild it")
             self.applied_seq, self.index = snapshot
+            self._load_keywords_locked(low, high, count)
             if self.catalog is not None:
                 self.catalog = None  # rebuilt on next use, from storage
-        self._apply(self.storage.changes_after(self.applied_seq), own_vectors, own_rows)
+        self._apply(
+            self.storage.changes_after(min(self.applied_seq, self.keyword_seq)), own_vectors, own_rows, own_texts
+        )
 
     def _apply(
         self,
         changes: list[ChangeRow],
         own_vectors: dict[int, npt.NDArray[np.float32]] | None = None,
         own_rows: dict[int, tuple[MemoryRow, Body]] | None = None,
+        own_texts: dict[int, KeywordEntry] | None = None,
     ) -> None:
+        if not changes:
+            return
+        keyword_changes = [change for change in changes if change.seq > self.keyword_seq]
+        if changes[0].seq <= self.applied_seq:
+            changes = [change for change in changes if change.seq > self.applied_seq]
+        self._apply_keywords(keyword_changes, own_texts or {})
         if not changes:
             return
         own = own_vectors or {}
@@ -290,6 +417,36 @@ class DerivedState:
         self.applied_seq = changes[-1].seq
         if self.catalog is not None:
             self._update_catalog(self.catalog, changes, own_rows or {})
+
+    def _apply_keywords(self, changes: list[ChangeRow], own_texts: dict[int, KeywordEntry]) -> None:
+        """Bring the keyword index to the last of ``changes`` (texts from our writes, or from storage)."""
+        if not changes:
+            return
+        last: dict[int, ChangeRow] = {}
+        for change in changes:
+            last[change.memory_id] = change
+        unknown: list[int] = []
+        for memory_id, change in last.items():
+            if change.op is Op.DELETE:
+                self.keywords.remove([memory_id])
+                continue
+            mine = own_texts.get(change.seq)
+            if mine is not None and mine[0] == memory_id:
+                self.keywords.add(memory_id, mine[1], run_id=mine[2], turn=mine[3])
+            else:
+                unknown.append(memory_id)
+        if unknown:
+            # Another process's write (or a TOUCH of ours): read the row as storage holds it now,
+            # inside the same read snapshot as the journal, so the result is exactly storage's.
+            rows = self.storage.get_memories(sorted(unknown))
+            for memory_id in sorted(unknown):
+                row = rows.get(memory_id)
+                if row is None:
+                    self.keywords.remove([memory_id])
+                    continue
+                entry = keyword_entry(memory_id, self.codec.open_row(row))
+                self.keywords.add(entry[0], entry[1], run_id=entry[2], turn=entry[3])
+        self.keyword_seq = max(self.keyword_seq, changes[-1].seq)
 
     def _update_catalog(
         self, catalog: Catalog, changes: list[ChangeRow], own_rows: dict[int, tuple[MemoryRow, Body]]
@@ -366,8 +523,7 @@ class DerivedState:
             # so the snapshot matches storage exactly and two checkpoints cannot interleave.
             self._refresh_locked()
             snapshot_seq = int(self.storage.get_meta("snapshot_seq") or 0)
-            path = self.snapshot_path()
-            if self.applied_seq <= snapshot_seq and path is not None and path.exists():
+            if self.applied_seq <= snapshot_seq and all(path.exists() for path in self.snapshot_files()):
                 return False
             self._write_snapshot()
             self.storage.set_meta("snapshot_seq", str(self.applied_seq))

@@ -297,7 +297,7 @@ class StoreWrites(StoreCore):
                 else:
                     seq = self._storage.append_changes([(row.id, Op.TOUCH, None)])
                 events = self._stage(partial(self._updated_events, memory_id, new_row, changed, fields))
-            self._state.note_write({seq: vector} if vector is not None else None)
+            self._state.note_write({seq: vector} if vector is not None else None, {seq: (new_row, changed)})
             self._publish(events)
             self._state.maybe_checkpoint()
             return self._codec.to_memory(new_row, changed)

@@ -76,6 +76,39 @@ class SearchSettings(BaseModel):
     )
     related_per_hit: int = Field(3, ge=1, description="neighbours attached per hit with include_similar")
     query_cache_size: int = Field(1_024, ge=0, description="query embeddings kept in the LRU cache")
+    hybrid_vector_weight: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="a in hybrid = a * minmax(cosine) + (1 - a) * bm25 / max(bm25), over the candidate pool",
+    )
+    candidate_pool: int = Field(
+        100,
+        ge=1,
+        le=10_000,
+        description="candidates each ranker gives hybrid / keyword search and mmr (at least top_k x factor)",
+    )
+    bm25_k1: float = Field(1.2, ge=0.0, le=10.0, description="BM25 term-frequency saturation k1")
+    bm25_b: float = Field(0.75, ge=0.0, le=1.0, description="BM25 length normalisation b")
+    context_weight: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="keyword score of a conversation turn += this x the score of the turn before it (0 = off)",
+    )
+    feedback_terms: int = Field(
+        0, ge=0, le=100, description="pseudo-relevance-feedback expansion terms on the keyword side (0 = off)"
+    )
+    feedback_docs: int = Field(5, ge=1, le=100, description="first-pass memories the feedback terms come from")
+    feedback_weight: float = Field(
+        0.3, ge=0.0, le=1.0, description="weight of the best expansion term relative to a query term"
+    )
+    mmr_lambda: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="mmr=True: lambda * relevance - (1 - lambda) * max cosine to the hits already chosen",
+    )
 
 
 class EventSettings(BaseModel):

@@ -28,6 +28,7 @@ __all__ = [
     "Page",
     "SearchHit",
     "SearchResult",
+    "SearchMode",
     "SortBy",
     "StoreStats",
     "validate_metadata",
@@ -35,6 +36,7 @@ __all__ = [
 ]
 
 SortBy = Literal["relevance", "similarity", "date"]
+SearchMode = Literal["vector", "keyword", "hybrid"]
 ListOrder = Literal["created_desc", "created_asc", "updated_desc", "updated_asc"]
 T = TypeVar("T")
 
@@ -129,6 +131,7 @@ class SearchResult(BaseModel):
     query_time_ms: float
     filter: dict[str, Any] | None = None
     sort_by: SortBy = "relevance"
+    mode: SearchMode = Field("hybrid", description="how candidates were found and scored")
 
     def __len__(self) -> int:
         return len(self.hits)

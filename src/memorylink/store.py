@@ -44,6 +44,7 @@ from memorylink.events.outbox import Outbox
 from memorylink.events.webhook_manager import WebhookManager
 from memorylink.ids import IdGenerator
 from memorylink.index.base import VectorIndex
+from memorylink.index.keyword import KeywordIndex
 from memorylink.models import (
     utcnow,
 )
@@ -110,6 +111,7 @@ class MemoryStore(StoreWrites, StoreReads, StoreAdmin, StoreIngest):
             load_index=load_index or index_type.from_bytes,
             directory=directory,
             checkpoint_after=self.settings.index.checkpoint_after_changes,
+            new_keywords=lambda: KeywordIndex(k1=self.settings.search.bm25_k1, b=self.settings.search.bm25_b),
         )
         self._state.remove_stale_snapshots()
         if reembed and self._storage.get_meta("reembed_pending") == "1":

@@ -75,6 +75,7 @@ def check_consistent(store: MemoryStore) -> dict[str, Any]:
     stats = store.stats()
     assert stats.memories == len(memories)
     assert stats.index_entries == len(memories)
+    assert len(store._state.keywords) == len(memories)
     for memory_id in memories:
         assert_indexed(store, memory_id)
     return memories

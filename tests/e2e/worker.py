@@ -24,7 +24,7 @@ def token(n: int, kind: str = "worker") -> str:
 
 
 def assert_indexed(store: MemoryStore, memory_id: str) -> None:
-    """The index holds this memory under its id, with the embedding of its current text.
+    """The indexes hold this memory under its id, with the embedding and the terms of its current text.
 
     (A search by the text is not a sound check here: the hashing embedder's sparse vectors
     of templated texts are full of exact distance ties, on which HNSW recall is poor.)
@@ -38,6 +38,10 @@ def assert_indexed(store: MemoryStore, memory_id: str) -> None:
     stored = store._state.index.get_vectors(np.array([decode_id(memory_id)], dtype=np.int64))[0]
     expected = store.embedder.embed([memory.text])[0]
     assert float(stored @ expected) > 0.999, (memory_id, memory.text)
+    # The keyword index holds the terms of the current text, too.
+    from memorylink.index._tokenize import tokenize
+
+    assert store._state.keywords.terms_of(decode_id(memory_id)) == sorted(set(tokenize(memory.text))), memory_id
 
 
 def report(**fields: object) -> None:
