@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from memorylink._version import __version__
 from memorylink.server import health
 from memorylink.server._openapi import build_openapi
+from memorylink.server.auth import build_guard
+from memorylink.server.auth.routes import auth_router
 from memorylink.server.errors import install_error_handlers
 from memorylink.server.metrics import ServerMetrics, metrics_router
 from memorylink.server.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -18,6 +18,7 @@ from memorylink.server.principal import Guard, NoAuthGuard
 from memorylink.server.ratelimit import RateLimitHeadersMiddleware
 from memorylink.server.routes import admin, memories, webhooks
 from memorylink.server.settings import ServerSettings
+from memorylink.server.streams import router as streams_router
 
 if TYPE_CHECKING:
     from memorylink import MemoryStore
@@ -36,12 +37,13 @@ Send an API key as `X-API-Key` (or `Authorization: Bearer <key>`), or a JWT acce
 TAGS = [
     {"name": "memories", "description": "Add, list, get, update, delete and search memories."},
     {"name": "webhooks", "description": "Webhook endpoints that receive signed events."},
-    {"name": "admin", "description": "Store-wide figures, for admins."},
+    {"name": "events", "description": "The live event stream: Server-Sent Events and a WebSocket."},
+    {"name": "auth", "description": "Access tokens (OAuth2 password flow) and who is calling."},
+    {"name": "users", "description": "Login accounts, for admins."},
+    {"name": "keys", "description": "API keys: shown once at creation, stored hashed, revocable."},
+    {"name": "admin", "description": "Store-wide figures and the audit log, for admins."},
     {"name": "operations", "description": "Health, readiness and metrics."},
 ]
-
-# Routers of the server's other parts, included when their modules are installed with the package.
-OPTIONAL_ROUTERS = ("memorylink.server.auth", "memorylink.server.streams")
 
 
 def create_app(store: MemoryStore, settings: ServerSettings | None = None, *, guard: Guard | None = None) -> FastAPI:
@@ -70,10 +72,8 @@ def create_app(store: MemoryStore, settings: ServerSettings | None = None, *, gu
     app.include_router(memories.router)
     app.include_router(webhooks.router)
     app.include_router(admin.router)
-    for name in OPTIONAL_ROUTERS:
-        router = _optional_router(name)
-        if router is not None:
-            app.include_router(router)
+    app.include_router(auth_router)
+    app.include_router(streams_router)
     app.include_router(health.router)
     app.include_router(metrics_router(public=settings.metrics_public))
 
@@ -102,14 +102,4 @@ def create_app(store: MemoryStore, settings: ServerSettings | None = None, *, gu
 def _default_guard(store: MemoryStore, settings: ServerSettings) -> Guard:
     if settings.no_auth:
         return NoAuthGuard(settings.no_auth_user_id)
-    # Imported by name: the auth package is its own module of the server and may grow its own deps.
-    auth = importlib.import_module("memorylink.server.auth")
-    built: Guard = auth.build_guard(store, settings)
-    return built
-
-
-def _optional_router(module_name: str) -> APIRouter | None:
-    if importlib.util.find_spec(module_name) is None:
-        return None
-    router = getattr(importlib.import_module(module_name), "router", None)
-    return router if isinstance(router, APIRouter) else None
+    return build_guard(store, settings)

@@ -10,6 +10,8 @@ import ipaddress
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from memorylink.server.auth.settings import AuthSettings
+from memorylink.server.ratelimit import RateLimitSettings
 from memorylink.server.streams.settings import StreamSettings
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "ServerSettings", "is_loopback"]
@@ -54,6 +56,10 @@ class ServerSettings(BaseModel):
         DEFAULT_MAX_BODY_BYTES, ge=1, description="largest request body accepted; larger ones get 413"
     )
     metrics_public: bool = Field(False, description="serve /metrics without credentials (else admins only)")
+    auth: AuthSettings = Field(default_factory=AuthSettings, description="token lifetime, password and key rules")
+    rate_limits: RateLimitSettings = Field(
+        default_factory=RateLimitSettings, description="per-caller budgets for reads, writes, searches and batches"
+    )
     streams: StreamSettings = Field(
         default_factory=StreamSettings, description="the event streams (SSE and WebSocket): caps, rates, heartbeats"
     )
