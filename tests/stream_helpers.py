@@ -237,3 +237,86 @@ def stream_app(store: Any, **stream_settings: Any) -> FastAPI:
 
 def key(value: str) -> dict[str, str]:
     return {"X-API-Key": value}
+
+
+# -- a TCP proxy that can cut every connection through it ---------------------------------
+
+
+class CuttingProxy:
+    """Forwards 127.0.0.1 connections to ``target``; ``cut()`` kills them all, as a network failure would.
+
+    While ``paused`` (after ``cut(pause=True)`` until ``resume()``), new connections are
+    accepted and closed at once, so clients see their reconnect attempts fail.
+    """
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.paused = threading.Event()
+        self.accepted = 0
+        self._lock = threading.Lock()
+        self._open: list[socket.socket] = []
+        self._stopping = False
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while not self._stopping:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.paused.is_set() or self._stopping:
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self.accepted += 1
+                self._open += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+
+    def cut(self, *, pause: bool = False) -> None:
+        if pause:
+            self.paused.set()
+        with self._lock:
+            sockets, self._open = self._open, []
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def resume(self) -> None:
+        self.paused.clear()
+
+    def close(self) -> None:
+        self._stopping = True
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes accept(); close() alone does not
+        self.listener.close()
+        self.cut()
+        self._thread.join(WAIT_S)
