@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable
 
@@ -12,6 +13,15 @@ from server_helpers import ALICE, ALICE_READER, BOB, Api, KeyGuard, assert_error
 from memorylink import MemoryStore, Settings
 from memorylink.config import Limits
 from memorylink.models import BatchResult, Memory, MemoryVersion, Page, SearchResult
+from memorylink.server.schemas import (
+    AddMessagesRequest,
+    BatchAddRequest,
+    CreateMemoryRequest,
+    DeleteManyRequest,
+    SearchRequest,
+    UpdateMemoryRequest,
+    VectorSearchRequest,
+)
 
 M = "/api/v1/memories"
 
@@ -318,3 +328,58 @@ def test_scopes_and_budgets_the_routes_ask_for(api: Api, guard: KeyGuard) -> Non
         ("write", "batches"),
         ("admin", "reads"),
     ]
+
+
+# -- the routes accept every argument of the store method they call ----------------------
+
+# Arguments that are not part of a request body: the path id, Python callbacks, the query text.
+_NOT_IN_BODY = {"self", "memory_id", "on_progress"}
+
+
+@pytest.mark.parametrize(
+    ("method", "body", "carried_elsewhere"),
+    [
+        ("add", CreateMemoryRequest, set()),
+        ("add_many", BatchAddRequest, set()),
+        ("add_messages", AddMessagesRequest, set()),
+        ("search", SearchRequest, set()),
+        ("search_by_vector", VectorSearchRequest, set()),
+        ("delete_many", DeleteManyRequest, set()),
+        ("update", UpdateMemoryRequest, {"user_id", "agent_id", "run_id"}),  # query parameters
+    ],
+)
+def test_each_body_carries_every_store_argument(method: str, body: type, carried_elsewhere: set[str]) -> None:
+    parameters = set(inspect.signature(getattr(MemoryStore, method)).parameters) - _NOT_IN_BODY - carried_elsewhere
+    assert parameters == set(body.model_fields), method  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("method", "route"), [("list", ("GET", M)), ("similar", ("GET", M + "/{memory_id}/similar"))])
+def test_each_query_route_takes_every_store_argument(app: FastAPI, method: str, route: tuple[str, str]) -> None:
+    operation = app.openapi()["paths"][route[1]][route[0].lower()]
+    names = {parameter["name"] for parameter in operation["parameters"]} - {"memory_id"}
+    expected = set(inspect.signature(getattr(MemoryStore, method)).parameters) - _NOT_IN_BODY
+    if "date_range" in expected:  # travels as date_from / date_to
+        expected = (expected - {"date_range"}) | {"date_from", "date_to"}
+    assert names == expected
+
+
+def test_dedupe_returns_the_existing_memory(api: Api, store: MemoryStore) -> None:
+    first = add(api, "Alice prefers window seats")
+    again = add(api, "Alice prefers window seats", dedupe=True)
+    assert again.id == first.id
+    batch = api.post(f"{M}/batch", json={"items": ["Alice prefers window seats", "something new"], "dedupe": True})
+    result = BatchResult.model_validate(batch.json())
+    assert [item.deduplicated for item in result.items] == [True, False]
+    assert store.stats().memories == 2
+
+
+def test_search_modes_and_mmr(api: Api) -> None:
+    add(api, "zebra crossing near the station")
+    add(api, "a quiet street")
+    for mode in ("hybrid", "vector", "keyword"):
+        response = api.post(f"{M}/search", json={"query": "zebra", "mode": mode, "mmr": True})
+        assert response.status_code == 200, response.text
+        result = SearchResult.model_validate(response.json())
+        assert result.mode == mode
+        assert result.hits[0].memory.text == "zebra crossing near the station"
+    assert_error(api.post(f"{M}/search", json={"query": "zebra", "mode": "psychic"}), 422, "validation_error")

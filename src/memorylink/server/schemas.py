@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from memorylink.events.retry import RetryPolicy
-from memorylink.models import SortBy
+from memorylink.models import SearchMode, SortBy
 
 __all__ = [
     "AddMessagesRequest",
@@ -59,6 +59,9 @@ class CreateMemoryRequest(_Scope):
     tags: list[str] = Field(default_factory=list, description="labels; duplicates are dropped")
     metadata: dict[str, Any] | None = Field(None, description="a JSON object (keys without '.')")
     user_id: str | None = Field(None, description="whose memory; non-admins may only name themselves")
+    dedupe: bool = Field(
+        False, description="return the existing memory instead when one in the same scope is (nearly) identical"
+    )
 
 
 class UpdateMemoryRequest(BaseModel):
@@ -82,6 +85,7 @@ class _SearchOptions(_Scope):
     metadata: dict[str, Any] | None = Field(None, description="shortcut: metadata keys that must equal these")
     sort_by: SortBy = Field("relevance", description="relevance (similarity blended with recency), similarity, date")
     include_similar: bool = Field(False, description="attach each hit's nearest neighbours as related")
+    mmr: bool = Field(False, description="re-order hits by maximal marginal relevance (fewer near-duplicates)")
 
 
 class SearchRequest(_SearchOptions):
@@ -89,6 +93,7 @@ class SearchRequest(_SearchOptions):
 
     model_config = _strict(
         {"query": "seat preference", "top_k": 5, "user_id": "alice"},
+        {"query": "peanut allergy", "mode": "keyword", "mmr": True},
         {
             "query": "what did we decide in the planning meeting?",
             "filter": {"tags": {"any": ["meeting"]}, "created_at": {"gte": "2026-01-01"}},
@@ -97,6 +102,9 @@ class SearchRequest(_SearchOptions):
     )
 
     query: str = Field(description="what to look for, in words (at most max_query_length characters)")
+    mode: SearchMode = Field(
+        "hybrid", description="hybrid (keyword BM25 and vector similarity fused), vector or keyword"
+    )
 
 
 class VectorSearchRequest(_SearchOptions):
@@ -124,6 +132,9 @@ class BatchAddRequest(BaseModel):
     )
 
     items: list[Any] = Field(description="objects like a create body, or strings")
+    dedupe: bool = Field(
+        False, description="skip items (nearly) identical to a memory in the same scope, or to an earlier item"
+    )
 
 
 class DeleteManyRequest(_Scope):

@@ -124,9 +124,10 @@ def list_memories(
     "/search",
     response_model=SearchResult,
     summary="Search memories by meaning",
-    description="The memories in scope nearest in meaning to `query`, narrowed by the filter language and "
-    "the `tags` / `date_range` / `metadata` shortcuts, sorted by relevance (similarity blended with "
-    "recency), similarity or date.",
+    description="The memories in scope that best match `query`: by keywords and meaning fused (`mode: "
+    "hybrid`, the default), by meaning alone (`vector`) or by keywords alone (`keyword`); narrowed by the "
+    "filter language and the `tags` / `date_range` / `metadata` shortcuts, sorted by relevance "
+    "(similarity blended with recency), similarity or date; `mmr` spreads near-duplicates apart.",
     responses={200: example_response("SearchResult"), **error_responses(*_WRITE)},
 )
 def search_memories(
@@ -157,14 +158,15 @@ def search_memories_by_vector(
     response_model=BatchResult,
     summary="Add many memories",
     description="Store up to max_batch_size memories in one call (one embedding pass). A bad item fails "
-    "alone: the result lists every item in order, with its id or its error.",
+    "alone: the result lists every item in order, with its id or its error. With `dedupe`, an item "
+    "(nearly) identical to a stored memory in its scope is not stored again (`deduplicated: true`).",
     responses={200: example_response("BatchResult"), **error_responses(*_WRITE)},
 )
 def add_memories(
     request: Request, body: BatchAddRequest, principal: Annotated[Principal, Depends(requires("write", "batches"))]
 ) -> Response:
     items = [_owned_item(principal, item) for item in body.items]
-    return json_response(store_of(request).add_many(items))
+    return json_response(store_of(request).add_many(items, dedupe=body.dedupe))
 
 
 @router.post(
