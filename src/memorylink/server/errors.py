@@ -246,6 +246,10 @@ def install_error_handlers(app: FastAPI) -> None:
             details = {"limit": "max_body_bytes", "maximum": error.maximum}
             if error.actual is not None:
                 details["actual"] = error.actual
+        elif status == 400:
+            # FastAPI's answer to a body it cannot decode (not UTF-8): malformed JSON like any other, the same 422.
+            bad = {"loc": ["body"], "msg": "the request body is not valid JSON (UTF-8)", "type": "json_invalid"}
+            return error_response(request, 422, "validation_error", f"body: {bad['msg']}", {"errors": [bad]})
         else:
             message = str(error.detail)
         return error_response(request, status, code, message, details, error.headers)
