@@ -20,6 +20,7 @@ Tune on ``--split dev`` only; ``--split test`` is the held-out final check.
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,12 @@ def _options(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="LABEL:NAME=VALUE[,NAME=VALUE...]",
         help="also reopen the same store with these overrides (on top of --search-setting) and rerun",
+    )
+    parser.add_argument(
+        "--embedding-cache",
+        default=None,
+        help="an .npz file of the model's vectors for these texts, reused across runs (default: in the temp "
+        "directory; 'none' to always run the model)",
     )
     parser.add_argument("--no-tfidf", action="store_true", help="skip the TF-IDF reference row")
     parser.add_argument("--per-type", action="store_true", help="also print recall@10 per question type")
@@ -131,6 +138,10 @@ def main() -> None:
         embedder: Any = HashingEmbedder()
     else:
         embedder = default_embedder()
+    cache: harness.CachedEmbedder | None = None
+    if args.embedding_cache != "none" and args.embedder == "minilm":
+        path = Path(args.embedding_cache or Path(tempfile.gettempdir()) / "memorylink-eval-minilm.npz")
+        embedder = cache = harness.CachedEmbedder(embedder, path)
     search_kwargs: dict[str, Any] = {}
     if args.sort_by:
         search_kwargs["sort_by"] = args.sort_by
@@ -141,6 +152,7 @@ def main() -> None:
         "split": args.split,
         "embedder": args.embedder,
         "top_k": args.top_k,
+        "embedding_cache": str(cache.path) if cache else None,
         "search_kwargs": search_kwargs,
         "conversations": len(conversations),
         "turns": turns,
@@ -159,6 +171,8 @@ def main() -> None:
                     id_to_key = harness.ingest(store, conversations)
                     report["ingest_s"] = time.perf_counter() - started
                     print(f"ingested {len(id_to_key)} memories in {report['ingest_s']:.1f} s")
+                    if cache is not None:
+                        cache.save()
                 results = [
                     harness.evaluate_mode(
                         store, id_to_key, questions, mode, top_k=args.top_k, search_kwargs=search_kwargs
@@ -167,6 +181,8 @@ def main() -> None:
                 ]
             finally:
                 store.close()
+                if cache is not None:
+                    cache.save()
             prefix = f"{label}: " if label else ""
             rows += _rows(prefix, results)
             for result in results:

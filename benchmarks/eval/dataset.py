@@ -111,7 +111,7 @@ class _Fact:
 def _fact(kind: FactKind, rng: random.Random) -> _Fact:
     slots = kind.make(rng)
     statement = rng.choice(kind.statements).format(**slots)
-    ack = rng.choice((*kind.acks, *templates.FOLLOW_UPS[kind.group]) or templates.ASSISTANT_CHITCHAT).format(**slots)
+    ack = rng.choice((*kind.acks, *templates.FOLLOW_UPS[kind.group])).format(**slots)
     if kind.previous_turn:
         block = [
             ("user", rng.choice(kind.lead).format(**slots)),

@@ -17,6 +17,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,50 @@ from .dataset import Conversation, Question, turn_key
 from .metrics import first_relevant_rank, summarize
 
 MODES = ("vector", "keyword", "hybrid")
+
+
+class CachedEmbedder:
+    """Wraps an embedder (same name and dimension) and keeps its vectors in an ``.npz`` file.
+
+    The evaluation set's texts do not change between runs, so a calibration sweep need not
+    run the model over ~10,000 turns each time; the vectors are the model's own.
+    """
+
+    def __init__(self, inner: Any, path: Path) -> None:
+        self.inner = inner
+        self.path = path
+        self._vectors: dict[str, np.ndarray] = {}
+        self._dirty = False
+        if path.exists():
+            with np.load(path, allow_pickle=False) as data:
+                self._vectors = dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
+
+    @property
+    def name(self) -> str:
+        return str(self.inner.name)
+
+    @property
+    def dimension(self) -> int:
+        return int(self.inner.dimension)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            self._vectors.update(zip(missing, self.inner.embed(missing), strict=True))
+            self._dirty = True
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.ascontiguousarray(np.stack([self._vectors[t] for t in texts]), dtype=np.float32)
+
+    def save(self) -> None:
+        """Write the cache file if anything new was embedded."""
+        if not self._dirty:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        texts = list(self._vectors)
+        with open(self.path, "wb") as handle:  # np.savez would append .npz to a str path
+            np.savez(handle, texts=np.array(texts), vectors=np.stack([self._vectors[t] for t in texts]))
+        self._dirty = False
 
 
 def ingest(store: Any, conversations: Sequence[Conversation]) -> dict[str, str]:

@@ -977,5 +977,3 @@ DISTRACTOR_REPLIES = (
     "Fair enough.",
     "That sounds about right.",
 )
-# Replies after a fact when its kind has none of its own.
-ASSISTANT_CHITCHAT = ("Thanks for telling me.", "Good to know.", "Noted.")

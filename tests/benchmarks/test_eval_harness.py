@@ -193,3 +193,28 @@ def test_numpy_and_scikit_learn_tfidf_agree() -> None:
     numpy_docs, numpy_queries = harness._numpy_tfidf(texts, asked)
     sk_docs, sk_queries = harness._sklearn_tfidf(texts, asked)
     assert numpy_docs == pytest.approx(sk_docs) and numpy_queries == pytest.approx(sk_queries)
+
+
+class _CountingEmbedder(HashingEmbedder):
+    def __init__(self) -> None:
+        super().__init__(dimension=16)
+        self.embedded: list[str] = []
+
+    def embed(self, texts: Any) -> Any:
+        self.embedded += list(texts)
+        return super().embed(texts)
+
+
+def test_cached_embedder_reuses_vectors_across_instances(tmp_path: Path) -> None:
+    path = tmp_path / "cache.npz"
+    first = _CountingEmbedder()
+    cached = harness.CachedEmbedder(first, path)
+    vectors = cached.embed(["a b", "c d", "a b"])
+    assert first.embedded == ["a b", "c d"] and vectors.shape == (3, 16)
+    cached.save()
+    second = _CountingEmbedder()
+    again = harness.CachedEmbedder(second, path)
+    assert again.name == second.name and again.dimension == 16
+    assert again.embed(["c d", "e f"]) == pytest.approx(second.embed(["c d", "e f"]))
+    assert second.embedded == ["e f", "c d", "e f"]  # only "e f" went through the cache's inner call
+    assert again.embed([]).shape == (0, 16)
