@@ -14,6 +14,8 @@ from memorylink._version import __version__
 from memorylink.cli import maintenance, mcp_command, memories
 from memorylink.cli._errors import report_error
 from memorylink.cli._state import CliState
+from memorylink.cli.keys import create_keys_app
+from memorylink.cli.users import create_users_app
 from memorylink.cli.webhooks import create_webhooks_app
 
 __all__ = ["create_app", "main"]
@@ -64,6 +66,8 @@ def create_app() -> typer.Typer:
     memories.register(app)
     maintenance.register(app)
     app.add_typer(create_webhooks_app(), name="webhooks")
+    app.add_typer(create_users_app(), name="users")
+    app.add_typer(create_keys_app(), name="keys")
     mcp_command.register(app)
     return app
 
