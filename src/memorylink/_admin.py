@@ -60,7 +60,12 @@ class StoreAdmin(StoreCore):
             disk_bytes=disk,
             key_id=self._codec.cipher.key_id,
             schema_version=SCHEMA_VERSION,
+            outbox_backlog=self._outbox_backlog(),
         )
+
+    def _outbox_backlog(self) -> int:
+        last = self._outbox.last_seq()
+        return sum(max(0, last - row.cursor) for row in self._storage.list_webhooks() if row.enabled)
 
     def check(self) -> StoreCheck:
         """Check the store end to end: schema, embedder, every record's integrity, index vs storage, outbox.

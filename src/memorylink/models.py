@@ -263,6 +263,9 @@ class StoreStats(BaseModel):
     disk_bytes: int
     key_id: str
     schema_version: int
+    outbox_backlog: int = Field(
+        0, description="event deliveries still owed to enabled webhook endpoints (outbox events past their position)"
+    )
 
     def _repr_html_(self) -> str:
         return _display.stats_html(self)

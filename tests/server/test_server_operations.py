@@ -171,3 +171,21 @@ def test_no_auth_app_treats_callers_as_admin_of_the_configured_user(store: Memor
     assert created.status_code == 201
     assert created.json()["user_id"] == "solo"
     assert api.get("/api/v1/stats").status_code == 200
+
+
+def test_metrics_and_stats_report_the_outbox_backlog(
+    open_store: Callable[..., MemoryStore], make_app: Callable[..., FastAPI], api_for: Callable[[FastAPI], Api]
+) -> None:
+    from memorylink import EventSettings, Settings
+
+    # No delivery worker here, so every event stays owed.
+    store = open_store("backlog", settings=Settings(events=EventSettings(deliver=False)))
+    api = api_for(make_app(store=store))
+    store.webhooks.add("https://example.com/enabled")
+    store.webhooks.add("https://example.com/paused", enabled=False)
+    for number in range(3):
+        store.add(f"event {number}")
+    assert store.stats().outbox_backlog == 3
+    assert _sample(api.get("/metrics").text, "memorylink_outbox_backlog") == 3
+    ready = api.get("/health/ready").json()
+    assert ready["components"]["outbox"]["detail"] == "3 deliveries owed"

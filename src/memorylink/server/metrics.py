@@ -52,11 +52,11 @@ class _StoreCollector(Collector):
         up.add_metric([], 1)
         yield up
         yield GaugeMetricFamily("memorylink_memories", "memories in the store", value=stats.memories)
-        backlog = getattr(stats, "outbox_backlog", None)
-        if backlog is not None:
-            yield GaugeMetricFamily(
-                "memorylink_outbox_backlog", "event deliveries still owed to enabled webhook endpoints", value=backlog
-            )
+        yield GaugeMetricFamily(
+            "memorylink_outbox_backlog",
+            "event deliveries still owed to enabled webhook endpoints",
+            value=stats.outbox_backlog,
+        )
 
 
 class ServerMetrics:
