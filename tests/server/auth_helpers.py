@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from memorylink import MemoryStore
-from memorylink.server import create_app
+from memorylink.server import ServerSettings, create_app
 from memorylink.server.auth import AuthSettings, build_guard
 from memorylink.server.auth.guard import AuthGuard
 from memorylink.server.ratelimit import RateLimitSettings
@@ -73,7 +72,7 @@ def make_auth_app(
     clock: Clock | None = None,
 ) -> AuthApp:
     clock = clock or Clock()
-    settings = SimpleNamespace(auth=auth or AuthSettings(), rate_limits=rate_limits)
-    guard = build_guard(store, settings, clock=clock)
-    app = create_app(store, guard=guard)
+    settings = ServerSettings(auth=auth or AuthSettings(), rate_limits=rate_limits)
+    guard = build_guard(store, settings, clock=clock)  # built here only to inject the clock
+    app = create_app(store, settings, guard=guard)
     return AuthApp(app=app, client=TestClient(app), guard=guard, clock=clock)

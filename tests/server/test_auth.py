@@ -350,6 +350,25 @@ def test_the_audit_log_records_auth_and_admin_actions(auth: AuthApp) -> None:
     assert [e["id"] for e in first["items"] + second["items"]] == [e["id"] for e in entries[:4]]
 
 
+def test_admin_webhook_changes_are_audited(auth: AuthApp) -> None:
+    root = bearer(auth.login("root"))
+    alice = bearer(auth.login("alice"))
+    own = auth.client.post("/api/v1/webhooks", json={"url": "https://alice.example.com/h"}, headers=alice)
+    assert own.status_code == 201
+    made = auth.client.post(
+        "/api/v1/webhooks", json={"url": "https://bob.example.com/h", "user_id": "bob"}, headers=root
+    ).json()
+    assert auth.client.delete(f"/api/v1/webhooks/{made['id']}", headers=root).status_code == 204
+    entries = auth.client.get("/api/v1/audit", headers=root).json()["items"]
+    webhook_entries = [
+        (e["action"], e["actor"], e["target"], e["details"]) for e in entries if "webhook" in e["action"]
+    ]
+    assert webhook_entries == [
+        ("webhook.removed", "user:root", f"webhook:{made['id']}", {"user_id": "bob"}),
+        ("webhook.created", "user:root", f"webhook:{made['id']}", {"user_id": "bob"}),
+    ]
+
+
 def test_users_may_not_read_the_audit_log(auth: AuthApp) -> None:
     alice = bearer(auth.login("alice"))
     assert_error(auth.client.get("/api/v1/audit", headers=alice), 403, "forbidden")

@@ -32,6 +32,7 @@ from memorylink.server.auth.settings import AuthSettings
 if TYPE_CHECKING:
     from memorylink.server.auth.guard import AuthGuard
     from memorylink.server.auth.service import AuthService
+    from memorylink.server.settings import ServerSettings
     from memorylink.store import MemoryStore
 
 __all__ = [
@@ -57,22 +58,24 @@ __all__ = [
 ]
 
 
-def build_guard(store: MemoryStore, settings: Any = None, *, clock: Callable[[], float] = time.time) -> AuthGuard:
+def build_guard(
+    store: MemoryStore, settings: ServerSettings | None = None, *, clock: Callable[[], float] = time.time
+) -> AuthGuard:
     """The guard of a server with authentication on, over ``store``.
 
     Args:
         store: The open store the server serves (its app data holds the accounts).
-        settings: The :class:`~memorylink.server.settings.ServerSettings`; its ``auth``
-            (:class:`AuthSettings`) and ``rate_limits``
-            (:class:`~memorylink.server.ratelimit.RateLimitSettings`) are used, defaults if absent.
+        settings: The server's settings; its ``auth`` (:class:`AuthSettings`) and
+            ``rate_limits`` (:class:`~memorylink.server.ratelimit.RateLimitSettings`) are used
+            (defaults when None).
         clock: Seconds since the epoch, for token and key expiry (tests move it).
     """
     from memorylink.server.auth.guard import AuthGuard
     from memorylink.server.auth.service import AuthService
     from memorylink.server.ratelimit import RateLimiter, RateLimitSettings
 
-    auth_settings = getattr(settings, "auth", None) or AuthSettings()
-    limit_settings = getattr(settings, "rate_limits", None) or RateLimitSettings()
+    auth_settings = settings.auth if settings is not None else AuthSettings()
+    limit_settings = settings.rate_limits if settings is not None else RateLimitSettings()
     limiter = RateLimiter(limit_settings) if limit_settings.enabled else None
     return AuthGuard(AuthService(store, auth_settings, clock=clock), limiter)
 

@@ -32,7 +32,7 @@ from memorylink.server.errors import ApiError
 from memorylink.server.openapi import error_responses
 from memorylink.server.principal import Principal, requires
 
-__all__ = ["auth_router", "auth_service"]
+__all__ = ["audit_admin_action", "auth_router", "auth_service"]
 
 auth_router = APIRouter()
 """Mounted by ``create_app``; every path is under ``/api/v1``."""
@@ -79,6 +79,16 @@ async def _audit(
         request_id=_request_id(request),
         details=details,
     )
+
+
+def audit_admin_action(request: Request, principal: Principal, action: str, target: str, **details: Any) -> None:
+    """Record an admin's action of another part of the server (a webhook created or removed) in the audit log.
+
+    Blocking: call it from a plain ``def`` route (FastAPI runs those in its thread pool).
+    Callers that are not admins manage only their own things and are not recorded.
+    """
+    if principal.is_admin:
+        auth_service(request).record(principal, action, target, request_id=_request_id(request), details=details)
 
 
 Service = Annotated[AuthService, Depends(auth_service)]

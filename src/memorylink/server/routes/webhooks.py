@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from memorylink.errors import NotFoundError
 from memorylink.events import Delivery, NewWebhook, WebhookEndpoint, WebhookManager
 from memorylink.server._openapi import error_responses
+from memorylink.server.auth.routes import audit_admin_action
 from memorylink.server.principal import Principal, requires, resolve_user
 from memorylink.server.routes._common import json_response, store_of
 from memorylink.server.routes._examples import example_response
@@ -69,7 +70,9 @@ def create_webhook(
 ) -> Response:
     values = body.model_dump(exclude={"url"})
     values["user_id"] = resolve_user(principal, body.user_id)
-    return json_response(_webhooks(request).add(body.url, **values), 201)
+    created = _webhooks(request).add(body.url, **values)
+    audit_admin_action(request, principal, "webhook.created", f"webhook:{created.id}", user_id=created.user_id)
+    return json_response(created, 201)
 
 
 @router.get(
@@ -133,9 +136,10 @@ def update_webhook(
 def delete_webhook(
     request: Request, webhook_id: WebhookId, principal: Annotated[Principal, Depends(requires("write", "writes"))]
 ) -> Response:
-    _owned(request, principal, webhook_id)
+    endpoint = _owned(request, principal, webhook_id)
     if not _webhooks(request).remove(webhook_id):
         raise NotFoundError(webhook_id, kind="webhook")
+    audit_admin_action(request, principal, "webhook.removed", f"webhook:{webhook_id}", user_id=endpoint.user_id)
     return Response(status_code=204)
 
 
