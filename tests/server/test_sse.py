@@ -217,3 +217,28 @@ def test_shutdown_is_not_blocked_by_open_streams(store: MemoryStore, readers: Ca
     second.next()
     running.stop()  # fails if uvicorn is still waiting for the streams after the deadline
     assert first.ended() and second.ended()
+
+
+def test_events_written_by_another_process_arrive(
+    live: Live, open_store: Callable[..., MemoryStore], readers: Callable[..., SSEReader]
+) -> None:
+    other = open_store(settings=ALWAYS)  # the same directory: another writer, invisible to in-process callbacks
+    reader = readers(live.url + EVENTS, headers=key(ADMIN_KEY))
+    reader.next()
+    written = other.add("from elsewhere")
+    (frame,) = reader.events(1)
+    assert frame.json()["data"]["id"] == written.id
+
+
+def test_the_outbox_watch_runs_only_while_streams_are_open(
+    live: Live, store: MemoryStore, readers: Callable[..., SSEReader]
+) -> None:
+    assert store.events.subscriber_count == 0
+    first = readers(live.url + EVENTS, headers=key(ADMIN_KEY))
+    second = readers(live.url + EVENTS, headers=key(ALICE_KEY))
+    first.next()
+    second.next()
+    wait_until(lambda: store.events.subscriber_count == 1, "one shared watch for both streams")
+    first.close()
+    second.close()
+    wait_until(lambda: store.events.subscriber_count == 0, "the watch to stop with the last stream")

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
-from memorylink.events import EventFeed
+from memorylink.server.streams._tail import OutboxWatch, Tail
 from memorylink.server.streams.settings import StreamSettings
+
+if TYPE_CHECKING:
+    from memorylink import MemoryStore
 
 __all__ = ["StreamHub", "close_streams", "hub_of"]
 
@@ -23,11 +26,12 @@ class StreamHub:
     Lives in ``app.state.event_streams``; touched only from the server's event loop.
     """
 
-    def __init__(self, settings: StreamSettings) -> None:
+    def __init__(self, store: MemoryStore, settings: StreamSettings) -> None:
         self.settings = settings
+        self.watch = OutboxWatch(store, settings.poll_interval_s)
         self.closing = False
         self.sockets = 0
-        self._feeds: set[EventFeed] = set()
+        self._tails: set[Tail] = set()
         self.message_rate: RateLimitItem = parse(settings.ws_message_rate)
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
 
@@ -41,34 +45,34 @@ class StreamHub:
     def socket_closed(self) -> None:
         self.sockets -= 1
 
-    def track(self, feed: EventFeed) -> None:
-        """Close ``feed`` when the hub closes (it is closed at once if the hub already is)."""
-        self._feeds.add(feed)
+    def track(self, tail: Tail) -> None:
+        """Close ``tail`` when the hub closes (it is closed at once if the hub already is)."""
+        self._tails.add(tail)
         if self.closing:
-            feed.close()
+            tail.close()
 
-    def untrack(self, feed: EventFeed) -> None:
-        self._feeds.discard(feed)
+    def untrack(self, tail: Tail) -> None:
+        self._tails.discard(tail)
 
     @property
     def open_feeds(self) -> int:
-        """Feeds of streams being served now (SSE streams and WebSocket connections that subscribed)."""
-        return len(self._feeds)
+        """Streams reading the outbox now (SSE streams, and WebSocket connections that subscribed)."""
+        return len(self._tails)
 
     def close(self) -> None:
         """End every stream: SSE responses finish, WebSocket feeds stop; new connections are refused."""
         self.closing = True
-        for feed in list(self._feeds):
-            feed.close()
-        if self._feeds:
-            logger.info("closing %d event streams for shutdown", len(self._feeds))
+        if self._tails:
+            logger.info("closing %d event streams for shutdown", len(self._tails))
+        for tail in list(self._tails):
+            tail.close()
 
 
 def hub_of(app: Any) -> StreamHub:
-    """The app's hub (created on first use, from ``app.state.settings.streams``)."""
+    """The app's hub (created on first use, over ``app.state.store`` with ``app.state.settings.streams``)."""
     hub: StreamHub | None = getattr(app.state, "event_streams", None)
     if hub is None:
-        hub = StreamHub(app.state.settings.streams)
+        hub = StreamHub(app.state.store, app.state.settings.streams)
         app.state.event_streams = hub
     return hub
 

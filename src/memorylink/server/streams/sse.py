@@ -17,16 +17,15 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
-from starlette.concurrency import run_in_threadpool
 
 from memorylink.errors import MemoryLinkError, NotFoundError
-from memorylink.events import EventFeed
 from memorylink.server._openapi import error_responses
 from memorylink.server.errors import ApiError, request_id_of
 from memorylink.server.principal import Principal, requires
 from memorylink.server.streams._common import MAX_EVENT_ID, require_outbox, store_and_settings, stream_error_body
 from memorylink.server.streams._hub import hub_of
 from memorylink.server.streams._selection import Selection, select
+from memorylink.server.streams._tail import Tail
 
 __all__ = ["router"]
 
@@ -94,14 +93,8 @@ async def stream_events(
         raise ApiError(503, "shutting_down", "the server is shutting down; reconnect to another instance or later")
     selection = select(principal, types, user_id=user_id, agent_id=agent_id, run_id=run_id)
     resume = last_event_id or after
-    feed = store.events.feed(
-        after=resume,
-        follow=follow,
-        poll_interval_s=settings.poll_interval_s,
-        start="oldest" if resume else start,
-    )
     try:
-        position = await run_in_threadpool(feed.seek)
+        tail = await Tail.open(store, hub.watch, resume, start)
     except NotFoundError:
         raise ApiError(
             404,
@@ -110,15 +103,15 @@ async def stream_events(
             "start a new stream without it",
             {"id": resume, "kind": "event", "field": "Last-Event-ID" if last_event_id else "after"},
         ) from None
-    hub.track(feed)
-    frames = _frames(feed, selection, position, settings.sse_retry_ms, request_id_of(request))
+    hub.track(tail)
+    frames = _frames(tail, selection, follow, settings.sse_retry_ms, request_id_of(request))
 
     async def finish() -> None:
         # Runs when the response ends for any reason, the client leaving included: the generator
         # may be parked at a yield, where cancellation never reaches its finally block.
         await frames.aclose()
-        feed.close()
-        hub.untrack(feed)
+        tail.close()
+        hub.untrack(tail)
 
     logger.debug("event stream opened for %s (open streams: %d)", principal.user_id, hub.open_feeds)
     return EventSourceResponse(
@@ -130,15 +123,17 @@ async def stream_events(
 
 
 async def _frames(
-    feed: EventFeed, selection: Selection, position: str | None, retry_ms: int, request_id: str
+    tail: Tail, selection: Selection, follow: bool, retry_ms: int, request_id: str
 ) -> AsyncGenerator[ServerSentEvent, None]:
-    yield ServerSentEvent(id=position, retry=retry_ms)
+    yield ServerSentEvent(id=tail.cursor, retry=retry_ms)
+    pages = tail.pages(follow=follow)
     try:
-        async for event in feed:
-            if selection.matches(event):
-                yield ServerSentEvent(id=event.id, event=event.type, data=event.model_dump_json())
+        async for page in pages:
+            for event in page:
+                if selection.matches(event):
+                    yield ServerSentEvent(id=event.id, event=event.type, data=event.model_dump_json())
     except MemoryLinkError as error:
         logger.warning("event stream %s ended by %s", request_id, error.code)
         yield ServerSentEvent(event="error", data=json.dumps(stream_error_body(error, request_id)))
     finally:
-        feed.close()
+        await pages.aclose()

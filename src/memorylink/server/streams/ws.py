@@ -28,17 +28,16 @@ from typing import Any
 
 import anyio
 from fastapi import APIRouter, Request, WebSocket
-from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from memorylink import MemoryStore
 from memorylink.errors import MemoryLinkError, NotFoundError
-from memorylink.events import EventFeed
 from memorylink.server.errors import ApiError, error_body
 from memorylink.server.principal import Guard, Principal
 from memorylink.server.streams._common import MAX_EVENT_ID, require_outbox, store_and_settings, stream_error_body
 from memorylink.server.streams._hub import StreamHub, hub_of
 from memorylink.server.streams._selection import Selection, select
+from memorylink.server.streams._tail import Tail
 from memorylink.server.streams.settings import StreamSettings
 
 __all__ = ["CLOSE_CODES", "router"]
@@ -203,9 +202,9 @@ class _Session:
         self.lock = anyio.Lock()  # one message at a time, and an event's messages with the cursor move
         self.heard = anyio.Event()
         self.cursor: str | None = None  # the last event this connection delivered (or skipped)
-        self.generation = 0  # bumped when a resume replaces the feed; a stale pump stops
-        self.pending: EventFeed | None = None  # a resume position waiting for the first subscription
-        self.pumping = False
+        self.generation = 0  # bumped when a resume replaces the tail; a stale pump stops
+        self.pending: Tail | None = None  # a resume position waiting for the first subscription
+        self.tail: Tail | None = None  # the position being delivered from, once something subscribed
         self.rate_key = uuid.uuid4().hex
         self.task_group: anyio.abc.TaskGroup | None = None
 
@@ -229,8 +228,9 @@ class _Session:
                     task_group.cancel_scope.cancel()
         finally:
             self.generation += 1
-            if self.pending is not None:
-                self.pending.close()
+            for tail in (self.pending, self.tail):
+                if tail is not None:
+                    tail.close()
             await self.hub.limiter.clear(self.hub.message_rate, self.rate_key)
 
     # -- sending ---------------------------------------------------------------------
@@ -358,10 +358,10 @@ class _Session:
                     "actual": len(self.subscriptions) + 1,
                 },
             )
-        if not self.pumping:
-            feed = self.pending or self._feed(None)
+        if self.tail is None:
+            tail = self.pending or await Tail.open(self.store, self.hub.watch, None, "latest")
             self.pending = None
-            await self._pump_from(feed)
+            await self._pump_from(tail)
         async with self.lock:
             self.subscriptions[sid] = selection
             reply = {"type": "subscribed", "id": sid, **selection.describe(), "last_event_id": self.cursor}
@@ -371,9 +371,8 @@ class _Session:
         after = message.get("after")
         if after is not None and (not isinstance(after, str) or not 0 < len(after) <= MAX_EVENT_ID):
             raise _MessageError(422, "validation_error", "after must be an event id or null", {"field": "after"})
-        feed = self._feed(after, start="oldest")
         try:
-            position = await run_in_threadpool(feed.seek)
+            tail = await Tail.open(self.store, self.hub.watch, after)
         except NotFoundError:
             raise _MessageError(
                 404,
@@ -381,50 +380,45 @@ class _Session:
                 f"event {after!r} is not in the outbox (unknown, or older than the retention); subscribe afresh",
                 {"id": after, "kind": "event", "field": "after"},
             ) from None
-        if not self.pumping:
+        if self.tail is None:
             if self.pending is not None:
                 self.pending.close()
-            self.pending = feed
-            await self.send({"type": "resumed", "after": after, "last_event_id": position})
+            self.pending = tail
+            await self.send({"type": "resumed", "after": after, "last_event_id": tail.cursor})
             return
-        await self._pump_from(feed, reply={"type": "resumed", "after": after})
+        await self._pump_from(tail, reply={"type": "resumed", "after": after})
 
-    # -- the feed --------------------------------------------------------------------
+    # -- delivery --------------------------------------------------------------------
 
-    def _feed(self, after: str | None, start: str = "latest") -> EventFeed:
-        return self.store.events.feed(
-            after=after,
-            follow=True,
-            poll_interval_s=self.settings.poll_interval_s,
-            start="latest" if start == "latest" else "oldest",
-        )
-
-    async def _pump_from(self, feed: EventFeed, reply: dict[str, Any] | None = None) -> None:
-        """Deliver from ``feed`` on, replacing any feed this connection had (then send ``reply``)."""
-        position = await run_in_threadpool(feed.seek)
+    async def _pump_from(self, tail: Tail, reply: dict[str, Any] | None = None) -> None:
+        """Deliver from ``tail`` on, replacing the tail this connection had (then send ``reply``)."""
         assert self.task_group is not None
         async with self.lock:
             self.generation += 1
-            self.cursor = position
-            self.pumping = True
-            self.hub.track(feed)
-            self.task_group.start_soon(self._pump, feed, self.generation)
+            if self.tail is not None:
+                self.tail.close()
+            self.tail = tail
+            self.cursor = tail.cursor
+            self.hub.track(tail)
+            self.task_group.start_soon(self._pump, tail, self.generation)
             if reply is not None:
-                await self._send_locked(json.dumps({**reply, "last_event_id": position}))
+                await self._send_locked(json.dumps({**reply, "last_event_id": tail.cursor}))
 
-    async def _pump(self, feed: EventFeed, generation: int) -> None:
+    async def _pump(self, tail: Tail, generation: int) -> None:
+        pages = tail.pages(follow=True)
         try:
-            async for event in feed:
-                async with self.lock:
-                    if generation != self.generation:
-                        return
-                    payload = event.model_dump_json()
-                    for sid, selection in self.subscriptions.items():
-                        if selection.matches(event):
-                            await self._send_locked(
-                                f'{{"type":"event","subscription":{json.dumps(sid)},"event":{payload}}}'
-                            )
-                    self.cursor = event.id
+            async for page in pages:
+                for event in page:
+                    async with self.lock:
+                        if generation != self.generation:
+                            return
+                        payload = event.model_dump_json()
+                        for sid, selection in self.subscriptions.items():
+                            if selection.matches(event):
+                                await self._send_locked(
+                                    f'{{"type":"event","subscription":{json.dumps(sid)},"event":{payload}}}'
+                                )
+                        self.cursor = event.id
         except MemoryLinkError as error:
             logger.warning("event socket %s: the feed failed with %s", self.request_id, error.code)
             body = stream_error_body(error, self.request_id)
@@ -433,8 +427,9 @@ class _Session:
             finally:
                 await self._close(1011, "the event feed failed")
         finally:
-            feed.close()
-            self.hub.untrack(feed)
+            await pages.aclose()
+            tail.close()
+            self.hub.untrack(tail)
 
 
 def _subscription_id(message: dict[str, Any]) -> str:
