@@ -105,7 +105,15 @@ class NewApiKey(ApiKey):
 class CreateUserRequest(BaseModel):
     """A new login account."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"username": "alice", "password": "a long passphrase"},
+                {"username": "ops", "password": "another long passphrase", "role": "admin", "user_id": "team-ops"},
+            ]
+        },
+    )
 
     username: str = Field(pattern=USERNAME_PATTERN, description="letters, digits, . _ @ -", examples=["alice"])
     password: str = Field(min_length=1, max_length=1024, examples=["a long passphrase"])
@@ -116,7 +124,12 @@ class CreateUserRequest(BaseModel):
 class PasswordChangeRequest(BaseModel):
     """A new password; users changing their own also give the current one."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"password": "a new long passphrase", "current_password": "a long passphrase"}]
+        },
+    )
 
     password: str = Field(min_length=1, max_length=1024, examples=["a new long passphrase"])
     current_password: str | None = Field(None, max_length=1024, examples=["a long passphrase"])
@@ -125,7 +138,15 @@ class PasswordChangeRequest(BaseModel):
 class CreateKeyRequest(BaseModel):
     """A new API key. Non-admins make keys for themselves with at most their own scopes."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"name": "laptop", "scopes": ["read"]},
+                {"name": "ingest bot", "scopes": ["write"], "user_id": "ingest-bot", "expires_days": 90},
+            ]
+        },
+    )
 
     name: str | None = Field(None, max_length=128, examples=["ci pipeline"])
     scopes: list[Scope] = Field(default_factory=lambda: _DEFAULT_KEY_SCOPES.copy(), min_length=1, examples=[["read"]])

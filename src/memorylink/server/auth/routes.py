@@ -13,6 +13,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from starlette.concurrency import run_in_threadpool
 
 from memorylink.errors import AuthenticationError, NotFoundError
+from memorylink.server.auth._examples import auth_example
 from memorylink.server.auth.accounts import AlreadyExistsError
 from memorylink.server.auth.guard import AuthGuard, unauthenticated
 from memorylink.server.auth.models import (
@@ -106,7 +107,16 @@ Service = Annotated[AuthService, Depends(auth_service)]
     "attempt emits an `auth.login` event and goes to the audit log; attempts per client address are "
     "rate-limited (the `logins` budget).",
     response_model=TokenResponse,
-    responses=error_responses(401, 422, 429),
+    responses={200: auth_example("TokenResponse"), **error_responses(401, 422, 429)},
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "example": {"grant_type": "password", "username": "alice", "password": "a long passphrase"}
+                }
+            }
+        }
+    },
 )
 async def token(
     request: Request,
@@ -134,7 +144,7 @@ async def token(
     summary="Who am I",
     description="The caller as the server sees it: the user_id it acts as, its scopes and how it authenticated.",
     response_model=Whoami,
-    responses=error_responses(401, 429),
+    responses={200: auth_example("Whoami"), **error_responses(401, 429)},
 )
 async def whoami(principal: Annotated[Principal, Depends(requires("read", "reads"))]) -> Whoami:
     return Whoami(
@@ -155,7 +165,7 @@ async def whoami(principal: Annotated[Principal, Depends(requires("read", "reads
     summary="List users (admin)",
     description="Every login account, oldest first, without password hashes.",
     response_model=list[User],
-    responses=error_responses(401, 403, 429),
+    responses={200: auth_example("list[User]"), **error_responses(401, 403, 429)},
 )
 async def list_users(
     service: Service, principal: Annotated[Principal, Depends(requires("admin", "reads"))]
@@ -171,7 +181,7 @@ async def list_users(
     "Role `admin` may manage everyone; `user` sees only its own memories, webhooks and keys.",
     status_code=201,
     response_model=User,
-    responses=error_responses(401, 403, 409, 422, 429),
+    responses={201: auth_example("User"), **error_responses(401, 403, 409, 422, 429)},
 )
 async def create_user(
     request: Request,
@@ -200,7 +210,7 @@ def _visible_user(principal: Principal, username: str) -> None:
     summary="Get a user",
     description="One account. Admins may read any; others only their own.",
     response_model=User,
-    responses=error_responses(401, 403, 404, 429),
+    responses={200: auth_example("User"), **error_responses(401, 403, 404, 429)},
 )
 async def get_user(
     username: str, service: Service, principal: Annotated[Principal, Depends(requires("read", "reads"))]
@@ -275,7 +285,7 @@ def _own_key(service: AuthService, principal: Principal, key_id: str) -> ApiKey:
     description="Keys without their secrets, oldest first. Admins see every key (or one user's with "
     "`user_id` / `username`); others see only keys acting as their own user_id.",
     response_model=list[ApiKey],
-    responses=error_responses(401, 403, 429),
+    responses={200: auth_example("list[ApiKey]"), **error_responses(401, 403, 429)},
 )
 async def list_keys(
     service: Service,
@@ -302,7 +312,7 @@ async def list_keys(
     "their own scopes.",
     status_code=201,
     response_model=NewApiKey,
-    responses=error_responses(401, 403, 404, 422, 429),
+    responses={201: auth_example("NewApiKey"), **error_responses(401, 403, 404, 422, 429)},
 )
 async def create_key(
     request: Request,
@@ -344,7 +354,7 @@ async def create_key(
     summary="Get an API key",
     description="One key without its secret (404 for another user's key, unless the caller is an admin).",
     response_model=ApiKey,
-    responses=error_responses(401, 403, 404, 429),
+    responses={200: auth_example("ApiKey"), **error_responses(401, 403, 404, 429)},
 )
 async def get_key(
     key_id: str, service: Service, principal: Annotated[Principal, Depends(requires("read", "reads"))]
@@ -383,7 +393,7 @@ async def revoke_key(
     description="Admin and authentication actions, newest first: logins (good and bad), users added or "
     "removed, passwords changed, keys created or revoked. Page with `cursor` = the last page's `next_cursor`.",
     response_model=AuditPage,
-    responses=error_responses(401, 403, 422, 429),
+    responses={200: auth_example("AuditPage"), **error_responses(401, 403, 422, 429)},
 )
 async def read_audit(
     service: Service,
