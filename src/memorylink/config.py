@@ -158,7 +158,7 @@ class Settings(BaseModel):
     embed_batch_size: int = Field(64, ge=1, description="texts per embedder call")
     write_chunk_size: int = Field(512, ge=1, description="memories per SQLite transaction in add_many")
     dedupe_threshold: float = Field(
-        0.95,
+        0.98,
         ge=0.0,
         le=1.0,
         description="add(..., dedupe=True) returns a memory of the same scope at least this similar (cosine)",

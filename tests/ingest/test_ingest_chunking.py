@@ -365,3 +365,24 @@ def test_chunks_cover_every_non_blank_line_in_order_within_the_limit(
 ) -> None:
     text = "\n".join(lines)
     check_invariants(text, chunk_text(text, language, max_chars=max_chars), max_chars)
+
+
+def test_a_big_rust_impl_is_split_into_its_functions() -> None:
+    source = (
+        "impl Queue {\n"
+        "    /// Make one.\n"
+        "    pub fn new() -> Self {\n"
+        "        Queue { items: Vec::new() }\n"
+        "    }\n"
+        "\n"
+        "    fn push(&mut self, item: u32) {\n"
+        "        self.items.push(item);\n"
+        "    }\n"
+        "}\n"
+    )
+    assert spans(chunk_text(source, "rust", max_chars=100)) == [
+        (1, 1, "impl", "Queue"),
+        (2, 5, "method", "Queue.new"),
+        (7, 9, "method", "Queue.push"),
+        (10, 10, "impl", "Queue"),
+    ]

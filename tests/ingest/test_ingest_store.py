@@ -296,3 +296,56 @@ def test_the_async_twin_ingests(store: MemoryStore, tmp_path: Path) -> None:
         return report.chunks_added
 
     assert anyio.run(run) == 5
+
+
+def test_a_file_given_by_path_is_read_even_if_hidden_or_ignored(store: MemoryStore, tmp_path: Path) -> None:
+    root = project(tmp_path / "proj")
+    (root / ".gitignore").write_text("notes.txt\n")
+    (root / ".env.example").write_text("TOKEN=changeme\n")
+    walked = store.ingest(root)
+    assert {m.metadata["source"] for m in chunks(store)} == {"README.md", "src/app.py"}
+    assert walked.files_seen == 2
+    given = store.ingest([root / "notes.txt", root / ".env.example"])
+    assert (given.files_added, given.roots) == (2, [root.resolve().as_posix()])
+    assert {m.metadata["source"] for m in chunks(store)} >= {"notes.txt", ".env.example"}
+
+
+def test_files_now_ignored_excluded_or_skipped_lose_their_chunks(store: MemoryStore, tmp_path: Path) -> None:
+    root = project(tmp_path / "proj")
+    store.ingest(root)
+    (root / ".gitignore").write_text("notes.txt\n")
+    (root / "README.md").write_text("# Project\n\n" + "Long line of text.\n" * 200)
+    report = store.ingest(root, exclude=["src/"], max_file_bytes=1_000)
+    assert report.files_removed == 3 and [s.reason.split(" ")[0] for s in report.skipped] == ["too"]
+    assert chunks(store) == []
+
+
+def test_a_file_that_cannot_be_read_fails_alone(
+    store: MemoryStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = project(tmp_path / "proj")
+    store.ingest(root)
+    (root / "notes.txt").write_text("Edited.\n")
+    (root / "README.md").write_text("# Project\n\nEdited too.\n")
+    real = Path.read_bytes
+
+    def read_bytes(path: Path) -> bytes:
+        if path.name == "notes.txt":
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    report = store.ingest(root)
+    assert [(e.path.rsplit("/", 1)[1], e.error.code) for e in report.errors] == [("notes.txt", "io_error")]
+    assert "Permission denied" in report.errors[0].error.message
+    assert report.files_replaced == 1 and report.files_removed == 0
+    assert [m.text for m in chunks(store) if m.metadata["source"] == "notes.txt"] == ["First note.\n\nSecond note."]
+
+
+def test_events_of_a_first_ingest(store: MemoryStore, tmp_path: Path) -> None:
+    root = project(tmp_path / "proj")
+    events = recorder(store)
+    store.ingest(root)
+    kinds = [e.type for e in events]
+    assert kinds.count("memory.created") == 5 and kinds.count("batch.completed") == 1
+    assert set(kinds) == {"memory.created", "batch.completed"}

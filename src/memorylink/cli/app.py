@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from memorylink._version import __version__
-from memorylink.cli import maintenance, mcp_command, memories
+from memorylink.cli import ingest, maintenance, mcp_command, memories
 from memorylink.cli._errors import report_error
 from memorylink.cli._state import CliState
 from memorylink.cli.keys import create_keys_app
@@ -65,6 +65,7 @@ def create_app() -> typer.Typer:
 
     memories.register(app)
     maintenance.register(app)
+    ingest.register(app)
     app.add_typer(create_webhooks_app(), name="webhooks")
     app.add_typer(create_users_app(), name="users")
     app.add_typer(create_keys_app(), name="keys")

@@ -49,7 +49,6 @@ _CONTROL = frozenset(
         "elif",
         "until",
         "unless",
-        "new",
         "throw",
         "await",
         "typeof",
@@ -282,6 +281,7 @@ _FAMILIES: dict[str, _Family] = {
     "lua": _LUA,
 }
 
+_PREFIX_STOP = _CONTROL | {"new"}  # "new Foo(...)" constructs, it does not define
 _GENERIC = re.compile(r"^(?P<prefix>[^=;{}()\"']*?)(?<![.\w>])(?P<name>[A-Za-z_~][\w:~]*)\s*\(")
 _RUST_CHAR = re.compile(r"'(?:\\.[^']*|[^'\\])'")
 _CONTINUATION = (")", ":", "->", "throws", "where", "extends", "implements", "const", "override", "noexcept", ",", "{")
@@ -413,9 +413,9 @@ def _brace_body(
             return None
         members = _JS_MEMBERS if family is _JS else family.patterns
         inner = _brace_body(
-            lines, tokens, depth, family, members, start, end, level + 1, name + ".", max_chars, "class", name
+            lines, tokens, depth, family, members, start, end, level + 1, name + ".", max_chars, kind, name
         )
-        return inner if any(segment.kind != "class" for segment in inner) else None
+        return inner if any(segment.kind != kind for segment in inner) else None
 
     return _layout(lo, hi, defs, filler_kind, filler_symbol, split)
 
@@ -437,7 +437,7 @@ def _match_definition(
         match = _GENERIC.match(stripped)
         if match is not None and match.group("name") not in _CONTROL:
             words = match.group("prefix").split()
-            if (words or member or "::" in match.group("name")) and not (set(words) & _CONTROL):
+            if (words or member or "::" in match.group("name")) and not (set(words) & _PREFIX_STOP):
                 return "function", match.group("name")
     return None
 
