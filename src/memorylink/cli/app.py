@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from memorylink._version import __version__
-from memorylink.cli import ingest, maintenance, mcp_command, memories
+from memorylink.cli import ingest, maintenance, mcp_command, memories, serve
 from memorylink.cli._errors import report_error
 from memorylink.cli._state import CliState
 from memorylink.cli.keys import create_keys_app
@@ -70,6 +70,7 @@ def create_app() -> typer.Typer:
     app.add_typer(create_users_app(), name="users")
     app.add_typer(create_keys_app(), name="keys")
     mcp_command.register(app)
+    serve.register(app)
     return app
 
 
