@@ -27,7 +27,7 @@ from typing import Any
 
 from common import KEY, default_embedder, parse_args, print_table, workdir, write_results
 from eval import dataset, harness
-from memorylink import MemoryStore, Settings
+from memorylink import MemoryStore
 
 NAME = "retrieval"
 COLUMNS = ["mode", "recall@1", "recall@5", "recall@10", "MRR", "questions", "note"]
@@ -64,33 +64,6 @@ def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--per-type", action="store_true", help="also print recall@10 per question type")
 
 
-def parse_overrides(pairs: list[str]) -> dict[str, dict[str, Any]]:
-    """``["a=1", "index.ef_search=200"]`` -> ``{"search": {"a": "1"}, "index": {"ef_search": "200"}}``.
-
-    Values stay strings: pydantic's lax mode turns them into the field's type, and names the
-    field when one is wrong.
-    """
-    nested: dict[str, dict[str, Any]] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise ValueError(f"expected NAME=VALUE, got {pair!r}")
-        section, dot, field_name = name.strip().rpartition(".")
-        nested.setdefault(section if dot else "search", {})[field_name] = value.strip()
-    return nested
-
-
-def build_settings(overrides: dict[str, dict[str, Any]]) -> Settings:
-    return Settings.model_validate(overrides) if overrides else Settings()
-
-
-def _merge(base: dict[str, dict[str, Any]], extra: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    out = {section: dict(values) for section, values in base.items()}
-    for section, values in extra.items():
-        out.setdefault(section, {}).update(values)
-    return out
-
-
 def _rows(label: str, results: list[harness.ModeResult]) -> list[list[Any]]:
     rows = []
     for result in results:
@@ -111,14 +84,16 @@ def main() -> None:
     args = parse_args(__doc__ or NAME, _options)
     modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
     try:
-        base = parse_overrides(args.search_setting)
+        base = harness.parse_overrides(args.search_setting)
         variants = [("", base)]
         for spec in args.variant:
             label, sep, body = spec.partition(":")
             if not sep or not label:
                 raise ValueError(f"--variant expects LABEL:NAME=VALUE[,...], got {spec!r}")
-            variants.append((label, _merge(base, parse_overrides([p for p in body.split(",") if p]))))
-        settings = [(label, build_settings(overrides), overrides) for label, overrides in variants]
+            variants.append(
+                (label, harness.merge_overrides(base, harness.parse_overrides([p for p in body.split(",") if p])))
+            )
+        settings = [(label, harness.build_settings(overrides), overrides) for label, overrides in variants]
     except ValueError as error:  # pydantic's ValidationError is a ValueError and names the field
         raise SystemExit(f"bad setting: {error}") from error
 

@@ -246,3 +246,39 @@ def tfidf_rankings(
         order = np.argsort(-scores, kind="stable")[:top_k]
         out[q.question_id] = [keys[rows[i]] for i in order]
     return out
+
+
+# -- settings overrides from the command line -------------------------------------------------------
+
+
+def parse_overrides(pairs: Sequence[str]) -> dict[str, dict[str, str]]:
+    """``["a=1", "index.ef_search=200"]`` -> ``{"search": {"a": "1"}, "index": {"ef_search": "200"}}``.
+
+    A bare name is a ``SearchSettings`` field. Values stay strings: pydantic's lax mode turns
+    them into the field's type and names the field when one is wrong.
+    """
+    nested: dict[str, dict[str, str]] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"expected NAME=VALUE, got {pair!r}")
+        section, dot, field_name = name.strip().rpartition(".")
+        nested.setdefault(section if dot else "search", {})[field_name] = value.strip()
+    return nested
+
+
+def merge_overrides(
+    base: Mapping[str, Mapping[str, str]], extra: Mapping[str, Mapping[str, str]]
+) -> dict[str, dict[str, str]]:
+    """``base`` with ``extra``'s values on top, section by section."""
+    out = {section: dict(values) for section, values in base.items()}
+    for section, values in extra.items():
+        out.setdefault(section, {}).update(values)
+    return out
+
+
+def build_settings(overrides: Mapping[str, Mapping[str, str]]) -> Any:
+    """A ``memorylink.Settings`` with these overrides (pydantic's ValidationError names a bad field)."""
+    from memorylink import Settings
+
+    return Settings.model_validate(overrides) if overrides else Settings()

@@ -218,3 +218,17 @@ def test_cached_embedder_reuses_vectors_across_instances(tmp_path: Path) -> None
     assert again.embed(["c d", "e f"]) == pytest.approx(second.embed(["c d", "e f"]))
     assert second.embedded == ["e f", "c d", "e f"]  # only "e f" went through the cache's inner call
     assert again.embed([]).shape == (0, 16)
+
+
+def test_overrides_from_the_command_line_build_settings() -> None:
+    base = harness.parse_overrides(["recency_weight=0.25", "index.ef_search = 200"])
+    assert base == {"search": {"recency_weight": "0.25"}, "index": {"ef_search": "200"}}
+    merged = harness.merge_overrides(base, harness.parse_overrides(["recency_weight=0"]))
+    settings = harness.build_settings(merged)
+    assert settings.search.recency_weight == 0.0 and settings.index.ef_search == 200
+    assert base["search"]["recency_weight"] == "0.25"  # merging copies
+    assert harness.build_settings({}) == harness.build_settings({"search": {}})
+    with pytest.raises(ValueError, match="expected NAME=VALUE"):
+        harness.parse_overrides(["recency_weight"])
+    with pytest.raises(ValueError, match="no_such_knob"):
+        harness.build_settings(harness.parse_overrides(["no_such_knob=1"]))
