@@ -33,14 +33,14 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on src (the torch model is not needed for this; the light embedder is small)."""
-    session.install("-e", ".[embed-light,cli,mcp,llamaindex,langchain,dev]")
+    session.install("-e", ".[embed-light,cli,mcp,server,llamaindex,langchain,dev]")
     session.run("mypy")
 
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The whole suite, the real-model tests included: `nox -s tests -- -m "not model"` skips those."""
-    install_with_model(session, "embed,embed-light,cli,mcp,llamaindex,dev")
+    install_with_model(session, "embed,embed-light,cli,mcp,server,llamaindex,dev")
     session.run("pytest", *session.posargs)
 
 
