@@ -99,3 +99,18 @@ def test_keys_lifecycle(store_cli: Cli) -> None:
     store, client = _app(store_cli)
     with store:
         assert client.get("/api/v1/auth/me", headers={"X-API-Key": key}).status_code == 401
+
+
+def test_the_audit_log_from_the_cli(store_cli: Cli) -> None:
+    store_cli.ok("users", "add", "alice", env={"MEMORYLINK_NEW_PASSWORD": PASSWORD})
+    key = json.loads(store_cli.ok("keys", "create", "--user", "alice", "--json").stdout)
+    store_cli.ok("keys", "revoke", key["id"])
+    entries = json.loads(store_cli.ok("audit", "--json").stdout)
+    assert [(e["actor"], e["action"], e["target"]) for e in entries] == [
+        ("cli", "key.revoked", f"key:{key['id']}"),
+        ("cli", "key.created", f"key:{key['id']}"),
+        ("cli", "user.added", "user:alice"),
+    ]
+    assert [e["action"] for e in json.loads(store_cli.ok("audit", "-n", "1", "--json").stdout)] == ["key.revoked"]
+    table = store_cli.ok("audit").stdout
+    assert "key.revoked" in table and key["key"] not in table and PASSWORD not in table

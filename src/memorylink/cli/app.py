@@ -15,7 +15,7 @@ from memorylink.cli import ingest, maintenance, mcp_command, memories, serve
 from memorylink.cli._errors import report_error
 from memorylink.cli._state import CliState
 from memorylink.cli.keys import create_keys_app
-from memorylink.cli.users import create_users_app
+from memorylink.cli.users import create_users_app, register_audit
 from memorylink.cli.webhooks import create_webhooks_app
 
 __all__ = ["create_app", "main"]
@@ -69,6 +69,7 @@ def create_app() -> typer.Typer:
     app.add_typer(create_webhooks_app(), name="webhooks")
     app.add_typer(create_users_app(), name="users")
     app.add_typer(create_keys_app(), name="keys")
+    register_audit(app)
     mcp_command.register(app)
     serve.register(app)
     return app

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from memorylink import MemoryStore
     from memorylink.server.auth import Accounts, AuditLog
 
-__all__ = ["NEW_PASSWORD_VARIABLE", "create_users_app", "new_password"]
+__all__ = ["NEW_PASSWORD_VARIABLE", "create_users_app", "new_password", "register_audit"]
 
 NEW_PASSWORD_VARIABLE = "MEMORYLINK_NEW_PASSWORD"
 
@@ -124,3 +124,28 @@ def create_users_app() -> typer.Typer:
         Output().line(f"changed the password of {username}")
 
     return app
+
+
+def register_audit(app: typer.Typer) -> None:
+    """Add the top-level ``audit`` command."""
+
+    @app.command("audit")
+    def audit(
+        ctx: typer.Context,
+        limit: Annotated[int, typer.Option("--limit", "-n", help="Entries at most (newest first).")] = 50,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Show the server's audit log, newest first: logins, users, keys, admins' webhook changes."""
+        with state_of(ctx).open() as store:
+            page = accounts_of(store)[1].page(limit=limit)
+        out = Output(as_json=as_json)
+        if as_json:
+            out.json(page.items)
+            return
+        out.rows(
+            ["time", "actor", "action", "target", "outcome", "request id"],
+            (
+                [e.time.isoformat(timespec="seconds"), e.actor, e.action, e.target, e.outcome, e.request_id]
+                for e in page.items
+            ),
+        )
