@@ -371,6 +371,7 @@ class MemoryStore(StoreWrites, StoreReads, StoreAdmin, StoreIngest):
             self._state.checkpoint()
         finally:
             self._closed = True
+            self._outbox.close()
             self._storage.close()
 
     def __repr__(self) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import pytest
 
 from memorylink import EventSettings, MemoryStore, Settings
-from memorylink.errors import NotFoundError, ValidationError
+from memorylink.errors import NotFoundError, StoreClosedError, ValidationError
 
 ALWAYS = Settings(events=EventSettings(outbox="always"))
 
@@ -61,3 +62,36 @@ def test_bad_start_arguments_name_the_field(
     with pytest.raises(ValidationError) as caught:
         store.events.feed(**kwargs)  # type: ignore[arg-type]
     assert caught.value.details.get("field") == field
+
+
+def test_a_closed_store_s_feed_raises_store_closed(open_store: Callable[..., MemoryStore]) -> None:
+    store = open_store(settings=ALWAYS)
+    store.add("one")
+    store.close()
+    with pytest.raises(StoreClosedError):
+        list(store.events.feed())
+    with pytest.raises(StoreClosedError):
+        store.events.feed(start="latest").seek()
+
+
+def test_a_following_feed_ends_with_store_closed_when_the_store_closes(
+    open_store: Callable[..., MemoryStore],
+) -> None:
+    store = open_store(settings=ALWAYS)
+    feed = store.events.feed(follow=True, poll_interval_s=60)
+    failures: list[BaseException] = []
+
+    def follow() -> None:
+        try:
+            for _ in feed:
+                pass
+        except BaseException as error:
+            failures.append(error)
+
+    store.add("one")
+    thread = threading.Thread(target=follow)
+    thread.start()
+    store.close()  # wherever the thread is (reading, or waiting for a commit), it meets the closed store
+    thread.join(10)
+    assert not thread.is_alive()
+    assert [type(error) for error in failures] == [StoreClosedError]

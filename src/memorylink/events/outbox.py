@@ -15,7 +15,7 @@ from typing import Any
 
 from memorylink.config import EventSettings
 from memorylink.crypto.base import Cipher
-from memorylink.errors import NotFoundError, StoreCorruptedError
+from memorylink.errors import NotFoundError, StoreClosedError, StoreCorruptedError
 from memorylink.events.models import Event
 from memorylink.storage.base import EventStorage
 
@@ -42,6 +42,16 @@ class Outbox:
         """Notified after this process commits events (feeds and the delivery worker wait on it)."""
         self.generation = 0
         """Counts notifications, so a waiter can tell whether one came since it last looked."""
+        self._closed = False
+
+    def close(self) -> None:
+        """The store closed: reads raise StoreClosedError from now on, and waiting feeds wake to meet it."""
+        self._closed = True
+        self.notify_committed()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosedError()
 
     def notify_committed(self) -> None:
         with self.committed:
@@ -61,6 +71,7 @@ class Outbox:
 
     def stage(self, events: Sequence[Event], private: Sequence[dict[str, Any] | None] | None = None) -> int:
         """Seal and append events; the caller's transaction commits or drops them. Returns the last seq."""
+        self._check_open()
         rows: list[tuple[str, int, bytes]] = []
         for position, event in enumerate(events):
             extra = private[position] if private is not None else None
@@ -72,6 +83,7 @@ class Outbox:
 
     def read(self, after_seq: int, limit: int = 500) -> list[StoredEvent]:
         """Events with seq above ``after_seq``, oldest first."""
+        self._check_open()
         stored: list[StoredEvent] = []
         for row in self._storage.events_after(after_seq, limit):
             plain = self._cipher().decrypt(row.body, _associated_data(row.event_id))
@@ -90,6 +102,7 @@ class Outbox:
         Raises:
             NotFoundError: No such event in the outbox (never recorded, or pruned).
         """
+        self._check_open()
         seq = self._storage.event_seq(event_id)
         if seq is None:
             raise NotFoundError(
@@ -98,6 +111,7 @@ class Outbox:
         return seq
 
     def last_seq(self) -> int:
+        self._check_open()
         return self._storage.last_event_seq()
 
 
