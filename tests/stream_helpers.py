@@ -199,6 +199,8 @@ class SSEReader:
 # -- apps with a stand-in guard ---------------------------------------------------------
 
 ADMIN_KEY, ALICE_KEY, BOB_KEY = "admin-key", "alice-key", "bob-key"
+WRITE_ONLY_KEY, SPENT_KEY = "write-only-key", "spent-key"
+"""A key without the read scope (403), and one whose budget is spent (429)."""
 
 
 class HeaderGuard:
@@ -211,18 +213,25 @@ class HeaderGuard:
             ADMIN_KEY: Principal(user_id="admin", scopes=frozenset(SCOPES), kind="api_key", key_id="adm"),
             ALICE_KEY: Principal(user_id="alice", scopes=frozenset({"read", "write"}), kind="api_key", key_id="ali"),
             BOB_KEY: Principal(user_id="bob", scopes=frozenset({"read", "write"}), kind="api_key", key_id="bob"),
+            WRITE_ONLY_KEY: Principal(user_id="carol", scopes=frozenset({"write"}), kind="api_key", key_id="wo"),
         }
+        self.calls: list[tuple[str, str | None]] = []
 
     async def __call__(self, request: Any, scope: Any, budget: Any) -> Any:
         from memorylink.server.errors import ApiError
 
+        self.calls.append((scope, budget))
         given = request.headers.get("x-api-key")
         authorization = request.headers.get("authorization", "")
         if given is None and authorization.lower().startswith("bearer "):
             given = authorization[7:]
+        if given == SPENT_KEY:
+            raise ApiError(429, "rate_limited", "the reads budget is spent", {"retry_after": 5})
         principal = self.keys.get(given or "")
         if principal is None:
             raise ApiError(401, "unauthenticated", "no valid credentials", headers={"WWW-Authenticate": "Bearer"})
+        if not principal.allows(scope):
+            raise ApiError(403, "forbidden", f"this credential lacks the {scope} scope", {"scope": scope})
         return principal
 
 

@@ -8,12 +8,14 @@ import httpx
 import pytest
 
 from memorylink import MemoryStore
+from memorylink.server.streams import close_streams
 from stream_helpers import (
     ADMIN_KEY,
     ALICE_KEY,
     ALWAYS,
     BOB_KEY,
     WAIT_S,
+    WRITE_ONLY_KEY,
     Live,
     SSEReader,
     key,
@@ -242,3 +244,45 @@ def test_the_outbox_watch_runs_only_while_streams_are_open(
     first.close()
     second.close()
     wait_until(lambda: store.events.subscriber_count == 0, "the watch to stop with the last stream")
+
+
+def test_a_store_that_closes_under_a_stream_is_reported_as_an_error_event(
+    open_store: Callable[..., MemoryStore], readers: Callable[..., SSEReader]
+) -> None:
+    doomed = open_store("doomed", settings=ALWAYS)
+    with serving(stream_app(doomed, poll_interval_s=0.05)) as running:
+        reader = readers(running.url + EVENTS, headers=key(ADMIN_KEY))
+        reader.next()
+        doomed.close()
+        (frame,) = reader.events(1)
+        assert frame.event == "error" and frame.id is None
+        assert frame.json()["error"]["code"] == "store_closed"
+        assert reader.ended()
+
+
+def test_a_stream_spends_one_read_and_needs_the_read_scope(live: Live, readers: Callable[..., SSEReader]) -> None:
+    guard = live.app.state.guard
+    guard.calls.clear()
+    readers(live.url + EVENTS, headers=key(ADMIN_KEY)).next()
+    assert guard.calls == [("read", "reads")]
+    response = httpx.get(live.url + EVENTS, headers=key(WRITE_ONLY_KEY), timeout=WAIT_S)
+    assert response.status_code == 403
+
+
+def test_a_closing_server_refuses_new_streams(live: Live) -> None:
+    close_streams(live.app)
+    response = httpx.get(live.url + EVENTS, headers=key(ADMIN_KEY), timeout=WAIT_S)
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "shutting_down"
+
+
+def test_types_may_be_repeated(live: Live, store: MemoryStore, readers: Callable[..., SSEReader]) -> None:
+    memory = store.add("x")
+    store.delete(memory.id)
+    store.add_many(["y"])
+    reader = readers(
+        live.url + EVENTS,
+        headers=key(ADMIN_KEY),
+        params=[("types", "memory.deleted"), ("types", "batch.completed"), ("start", "oldest"), ("follow", "false")],
+    )
+    assert [f.event for f in reader.events(2)] == ["memory.deleted", "batch.completed"]

@@ -7,18 +7,22 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any
 
+import anyio
 import pytest
+from starlette.websockets import WebSocketState
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from memorylink import MemoryStore
-from memorylink.server.streams import hub_of
+from memorylink.server.streams import close_streams, hub_of
 from stream_helpers import (
     ADMIN_KEY,
     ALICE_KEY,
     ALWAYS,
     BOB_KEY,
+    SPENT_KEY,
     WAIT_S,
+    WRITE_ONLY_KEY,
     Live,
     key,
     open_feeds,
@@ -358,3 +362,74 @@ def test_server_shutdown_closes_sockets_promptly(store: MemoryStore, open_ws: Op
     client.subscribe("s1")
     running.stop()
     assert client.closed_with()[0] == 1012
+
+
+@pytest.mark.parametrize(("api_key", "close_code"), [(WRITE_ONLY_KEY, 4403), (SPENT_KEY, 4429)])
+def test_guard_refusals_map_to_close_codes(dial: Callable[..., Client], api_key: str, close_code: int) -> None:
+    client = dial(api_key, ready=False)
+    assert client.expect("error")["error"]["code"] in ("forbidden", "rate_limited")
+    assert client.closed_with()[0] == close_code
+
+
+def test_a_connection_spends_one_read(live: Live, dial: Callable[..., Client]) -> None:
+    guard = live.app.state.guard
+    guard.calls.clear()
+    client = dial()
+    client.subscribe("s1")
+    client.send({"type": "ping"})
+    client.expect("pong")
+    assert guard.calls == [("read", "reads")]
+
+
+def test_credentials_in_the_url_are_not_taken(store: MemoryStore, open_ws: Opener) -> None:
+    with serving(stream_app(store, ws_auth_timeout_s=0.1)) as running:
+        client = Client(open_ws(f"{running.ws_url}?api_key={ADMIN_KEY}&token={ADMIN_KEY}", None))
+        assert client.expect("error")["error"]["code"] == "unauthenticated"
+        assert client.closed_with()[0] == 4401
+
+
+def test_a_closing_server_refuses_new_sockets_with_1013(live: Live, dial: Callable[..., Client]) -> None:
+    close_streams(live.app)
+    client = dial(ready=False)
+    assert client.expect("error")["error"]["code"] == "shutting_down"
+    assert client.closed_with()[0] == 1013
+
+
+def test_a_store_that_closes_under_a_socket_is_reported(
+    open_store: Callable[..., MemoryStore], open_ws: Opener
+) -> None:
+    doomed = open_store("doomed", settings=ALWAYS)
+    with serving(stream_app(doomed, poll_interval_s=0.05)) as running:
+        client = Client(open_ws(running.ws_url))
+        client.expect("ready")
+        client.subscribe("s1")
+        doomed.close()
+        error = client.expect("error")
+        assert error["id"] is None and error["error"]["code"] == "store_closed"
+        assert client.closed_with()[0] == 1011
+
+
+def test_a_client_too_slow_to_take_a_message_is_closed_with_1008() -> None:
+    from memorylink.server.streams import StreamSettings
+    from memorylink.server.streams.ws import _ConnectionClosedError, _Session
+
+    closed: list[int] = []
+
+    class Stuck:
+        """A websocket whose peer never takes anything."""
+
+        application_state = WebSocketState.CONNECTED
+
+        async def send_text(self, text: str) -> None:
+            await anyio.sleep_forever()
+
+        async def close(self, code: int, reason: str) -> None:
+            closed.append(code)
+
+    async def main() -> None:
+        session = _Session(Stuck(), None, StreamSettings(send_timeout_s=0.05), None, None, "req")  # type: ignore[arg-type]
+        with pytest.raises(_ConnectionClosedError):
+            await session.send({"type": "ping"})
+
+    anyio.run(main)
+    assert closed == [1008]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Literal
 import anyio
 from starlette.concurrency import run_in_threadpool
 
+from memorylink.errors import MemoryLinkError
 from memorylink.events import Event, Subscription
 
 if TYPE_CHECKING:
@@ -91,8 +92,11 @@ class OutboxWatch:
             await anyio.sleep(self._poll_interval_s)
             try:
                 now = await run_in_threadpool(self._newest)
-            except Exception:
-                logger.exception("the outbox watch could not read the newest event")
+            except MemoryLinkError as error:
+                # The store closed or failed: wake the streams, which meet the error themselves
+                # and report it to their clients.
+                logger.warning("the outbox watch could not read the store: %s", error.code)
+                self.wake()
                 continue
             if now != newest:
                 newest = now
