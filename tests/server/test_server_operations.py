@@ -69,6 +69,7 @@ def test_metrics_count_requests_by_route_and_status(api: Api, store: MemoryStore
     api.get(f"/api/v1/memories/{memory['id']}")
     api.get("/api/v1/memories/0000000000000")
     api.get("/no/such/route")
+    api.request("BREW", "/no/such/route")
     response = api.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
@@ -79,6 +80,8 @@ def test_metrics_count_requests_by_route_and_status(api: Api, store: MemoryStore
     assert _sample(text, counter, method="GET", route=route, status="404") == 1
     assert _sample(text, counter, method="POST", route="/api/v1/memories", status="201") == 1
     assert _sample(text, counter, method="GET", route="<unmatched>", status="404") == 1
+    assert _sample(text, counter, method="OTHER", route="<unmatched>", status="404") == 1
+    assert "BREW" not in text
     histogram = "memorylink_http_request_duration_seconds_count"
     assert _sample(text, histogram, method="GET", route=route, status="200") == 2
     assert _sample(text, "memorylink_memories") == 1

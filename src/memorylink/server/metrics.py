@@ -33,6 +33,7 @@ __all__ = ["ServerMetrics", "metrics_router"]
 logger = logging.getLogger(__name__)
 
 # Seconds; from a cached get (~1 ms) to a cold model load.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -81,7 +82,8 @@ class ServerMetrics:
 
     def observe(self, method: str, route: str, status: int, duration_s: float) -> None:
         """Count one answered request (the request-context middleware calls this)."""
-        labels = (method, route, str(status))
+        # Label values stay a bounded set: any method a client makes up counts as OTHER.
+        labels = (method if method in _METHODS else "OTHER", route, str(status))
         self.requests.labels(*labels).inc()
         self.latency.labels(*labels).observe(duration_s)
 
