@@ -7,7 +7,7 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests", "mcp_inspector", "langchain"]
+nox.options.sessions = ["lint", "typecheck", "tests", "mcp_inspector", "langchain", "schemathesis"]
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
 
@@ -68,6 +68,25 @@ def langchain(session: nox.Session) -> None:
     )
     session.run(
         "pytest", *sorted(str(p) for p in Path("tests/integrations").glob("test_langchain_*.py")), *session.posargs
+    )
+
+
+@nox.session(python=PYTHON)
+def schemathesis(session: nox.Session) -> None:
+    """schemathesis against a live uvicorn server (positive and negative cases, a fixed seed).
+
+    Runs from tests_integrations/schemathesis with its own pytest.ini: schemathesis brings a pytest
+    plugin of its own, and a few minutes of fuzzing do not belong in the default `pytest` run.
+    """
+    session.install("-e", ".[server]", "pytest>=8", "schemathesis>=4.3,<5")
+    session.run(
+        "pytest",
+        "-c",
+        "tests_integrations/schemathesis/pytest.ini",
+        "--rootdir",
+        ".",
+        "tests_integrations/schemathesis",
+        *session.posargs,
     )
 
 
