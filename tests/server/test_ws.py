@@ -433,3 +433,13 @@ def test_a_client_too_slow_to_take_a_message_is_closed_with_1008() -> None:
 
     anyio.run(main)
     assert closed == [1008]
+
+
+def test_a_store_without_the_full_outbox_refuses_sockets(
+    open_store: Callable[..., MemoryStore], open_ws: Opener
+) -> None:
+    with serving(stream_app(open_store("auto"))) as running:
+        client = Client(open_ws(running.ws_url))
+        error = client.expect("error")["error"]
+        assert error["code"] == "events_unavailable" and error["details"]["required"] == "always"
+        assert client.closed_with()[0] == 1013
