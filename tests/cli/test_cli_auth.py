@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from memorylink import MemoryStore
 from memorylink.server import ServerSettings, create_app
+from memorylink.server.auth import Accounts
 
 PASSWORD = "a long account password"
 
@@ -114,3 +115,16 @@ def test_the_audit_log_from_the_cli(store_cli: Cli) -> None:
     assert [e["action"] for e in json.loads(store_cli.ok("audit", "-n", "1", "--json").stdout)] == ["key.revoked"]
     table = store_cli.ok("audit").stdout
     assert "key.revoked" in table and key["key"] not in table and PASSWORD not in table
+
+
+def test_a_revoke_from_the_cli_reaches_a_running_server_at_once(store_cli: Cli) -> None:
+    store, client = _app(store_cli)
+    with store:
+        created = Accounts(store.app_data).create_key(user_id="svc")
+        headers = {"X-API-Key": created.key}
+        assert client.get("/api/v1/memories", headers=headers).status_code == 200
+        store_cli.ok("keys", "revoke", created.id)  # another process, while this one serves
+        assert client.get("/api/v1/memories", headers=headers).status_code == 401
+        store_cli.ok("users", "add", "late", env={"MEMORYLINK_NEW_PASSWORD": PASSWORD})
+        login = client.post("/api/v1/auth/token", data={"username": "late", "password": PASSWORD})
+        assert login.status_code == 200
