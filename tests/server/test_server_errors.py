@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from fastapi import FastAPI
@@ -86,8 +86,10 @@ def test_validation_errors_never_echo_the_input(api: Api) -> None:
     assert secret not in response.text
 
 
-def test_a_body_over_the_limit_is_413_by_content_length(make_app: Callable[..., FastAPI], api_for) -> None:  # type: ignore[no-untyped-def]
-    api: Api = api_for(make_app(ServerSettings(max_body_bytes=100)))
+def test_a_body_over_the_limit_is_413_by_content_length(
+    make_app: Callable[..., FastAPI], api_for: Callable[[FastAPI], Api]
+) -> None:
+    api = api_for(make_app(ServerSettings(max_body_bytes=100)))
     response = api.post(M, json={"text": "x" * 200})
     error = assert_error(response, 413, "payload_too_large")
     assert error["details"]["limit"] == "max_body_bytes"
@@ -101,7 +103,7 @@ def test_a_streamed_body_over_the_limit_is_413(
 ) -> None:
     api = api_for(make_app(ServerSettings(max_body_bytes=100)))
 
-    async def chunks() -> Iterator[bytes]:  # type: ignore[misc]
+    async def chunks() -> AsyncIterator[bytes]:
         yield b'{"text": "'
         for _ in range(10):
             yield b"x" * 20
@@ -201,3 +203,26 @@ def test_one_log_line_per_request_with_the_fields_and_no_text(api: Api, caplog: 
         text = record.getMessage() + json.dumps(record.__dict__, default=str)
         for leaked in (secret, "4321", "secret-api-key-value", created.json()["id"]):
             assert leaked not in text
+
+
+def test_a_guard_refusal_keeps_its_headers_and_the_request_id(
+    make_app: Callable[..., FastAPI], api_for: Callable[[FastAPI], Api]
+) -> None:
+    from memorylink.server.errors import ApiError
+
+    class SpentGuard:
+        async def __call__(self, request: object, scope: str, budget: str | None) -> None:
+            raise ApiError(
+                429,
+                "rate_limited",
+                "the writes budget is spent",
+                {"budget": budget, "limit": "1/minute", "retry_after": 7},
+                headers={"Retry-After": "7", "RateLimit-Limit": "1", "RateLimit-Remaining": "0"},
+            )
+
+    api = api_for(make_app(guard=SpentGuard()))
+    response = api.post(M, json={"text": "x"}, headers={"X-Request-ID": "limited-1"})
+    error = assert_error(response, 429, "rate_limited")
+    assert error["details"] == {"budget": "writes", "limit": "1/minute", "retry_after": 7}
+    assert (response.headers["retry-after"], response.headers["ratelimit-remaining"]) == ("7", "0")
+    assert response.headers["x-request-id"] == "limited-1"

@@ -76,7 +76,8 @@ def _wait_for_health(url: str, process: subprocess.Popen[str], timeout_s: float 
     deadline = time.monotonic() + timeout_s
     while True:
         if process.poll() is not None:
-            raise AssertionError(f"memorylink serve exited with {process.returncode}: {process.stderr.read()}")  # type: ignore[union-attr]
+            stderr = process.stderr.read() if process.stderr else ""
+            raise AssertionError(f"memorylink serve exited with {process.returncode}: {stderr}")
         try:
             return httpx.get(f"{url}/health", timeout=1)
         except httpx.TransportError:

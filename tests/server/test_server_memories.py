@@ -383,3 +383,25 @@ def test_search_modes_and_mmr(api: Api) -> None:
         assert result.mode == mode
         assert result.hits[0].memory.text == "zebra crossing near the station"
     assert_error(api.post(f"{M}/search", json={"query": "zebra", "mode": "psychic"}), 422, "validation_error")
+
+
+def test_a_non_admin_filter_delete_stays_in_their_user(
+    api: Api, two_users: tuple[Memory, Memory], store: MemoryStore
+) -> None:
+    alice, bob = two_users
+    assert api.as_(ALICE).post(f"{M}/delete", json={"filter": {}}).json() == {"deleted": 1}
+    assert store.get(alice.id) is None
+    assert store.get(bob.id) == bob
+
+
+def test_non_admin_vector_search_and_similar_see_only_their_own(
+    api: Api, two_users: tuple[Memory, Memory], store: MemoryStore
+) -> None:
+    alice, bob = two_users
+    vector = store.embedder.embed([bob.text])[0].tolist()
+    found = SearchResult.model_validate(api.as_(ALICE).post(f"{M}/search/vector", json={"vector": vector}).json())
+    assert [hit.memory.id for hit in found.hits] == [alice.id]
+    similar = SearchResult.model_validate(api.as_(ALICE).get(f"{M}/{alice.id}/similar").json())
+    assert similar.hits == []
+    history = api.as_(ALICE).get(f"{M}/{alice.id}/history")
+    assert [v["memory_id"] for v in history.json()] == [alice.id]

@@ -166,10 +166,12 @@ def test_no_auth_settings_are_refused_off_loopback() -> None:
     assert ServerSettings(host="0.0.0.0").host == "0.0.0.0"
 
 
-def test_no_auth_app_treats_callers_as_admin_of_the_configured_user(store: MemoryStore, api_for) -> None:  # type: ignore[no-untyped-def]
+def test_no_auth_app_treats_callers_as_admin_of_the_configured_user(
+    store: MemoryStore, api_for: Callable[[FastAPI], Api]
+) -> None:
     from memorylink.server import create_app
 
-    api: Api = api_for(create_app(store, ServerSettings(no_auth=True, no_auth_user_id="solo"))).as_(None)
+    api = api_for(create_app(store, ServerSettings(no_auth=True, no_auth_user_id="solo"))).as_(None)
     created = api.post("/api/v1/memories", json={"text": "mine"})
     assert created.status_code == 201
     assert created.json()["user_id"] == "solo"
