@@ -9,7 +9,31 @@ a shared server by changing one constructor. See docs/client.md.
 """
 
 from memorylink.client._async import AsyncRemoteStore, AsyncRemoteWebhooks
+from memorylink.client._events import (
+    AsyncEventSocket,
+    AsyncRemoteEventFeed,
+    AsyncRemoteEvents,
+    EventSocket,
+    Reconnect,
+    RemoteEventFeed,
+    RemoteEvents,
+    SocketEvent,
+)
 from memorylink.client._retry import Retries
 from memorylink.client._sync import RemoteStore, RemoteWebhooks
 
-__all__ = ["AsyncRemoteStore", "AsyncRemoteWebhooks", "RemoteStore", "RemoteWebhooks", "Retries"]
+__all__ = [
+    "AsyncEventSocket",
+    "AsyncRemoteEventFeed",
+    "AsyncRemoteEvents",
+    "AsyncRemoteStore",
+    "AsyncRemoteWebhooks",
+    "EventSocket",
+    "Reconnect",
+    "RemoteEventFeed",
+    "RemoteEvents",
+    "RemoteStore",
+    "RemoteWebhooks",
+    "Retries",
+    "SocketEvent",
+]

@@ -22,6 +22,7 @@ from memorylink.client._base import (
     normalise_base_url,
 )
 from memorylink.client._errors import connection_error, retry_after
+from memorylink.client._events import AsyncRemoteEvents
 from memorylink.client._retry import Retries
 
 __all__ = ["AsyncRemoteStore", "AsyncRemoteWebhooks"]
@@ -103,6 +104,8 @@ class AsyncRemoteStore:
         self._state: ClientState = "open"
         self.webhooks = AsyncRemoteWebhooks(self)
         """Webhook endpoints on the server: ``store.webhooks.add(url, events=["memory.*"])`` and friends."""
+        self.events = AsyncRemoteEvents(self._http)
+        """The server's event stream: ``store.events.feed(after=..., follow=True)`` (SSE) and ``.websocket()``."""
 
     @property
     def closed(self) -> bool:

@@ -38,6 +38,7 @@ from memorylink.models import (
     Message,
     NewMemory,
     Page,
+    SearchMode,
     SearchResult,
     SortBy,
     StoreStats,
@@ -49,9 +50,40 @@ if TYPE_CHECKING:
 
     from memorylink._writes import ProgressCallback
 
-__all__ = ["API", "Call", "Calls", "WebhookCalls", "client_headers", "mirror", "normalise_base_url"]
+__all__ = [
+    "API",
+    "NOT_REMOTE",
+    "NOT_REMOTE_WEBHOOKS",
+    "Call",
+    "Calls",
+    "WebhookCalls",
+    "client_headers",
+    "mirror",
+    "normalise_base_url",
+]
 
 API = "/api/v1"
+
+NOT_REMOTE: dict[str, str] = {
+    "open": "a client opens no files: RemoteStore(base_url, api_key=...) is its constructor",
+    "describe": "reads a store directory on the local disk; the server's store is on the server host",
+    "rotate_key": "the store key never leaves the server host: run `memorylink rotate-key` there",
+    "checkpoint": "writes the index snapshot on the server host, which does it at close and on its own schedule",
+    "check": "decrypts every record on the server host; GET /health/ready is the remote readiness check",
+    "export": "an export is sealed under the store key, which stays on the server; page through list() instead",
+    "import_": "an import keeps ids and timestamps, which the REST API does not let a caller set; use add_many",
+    "emit": "publishes the server's own events (auth.login, api_key.used); callers cannot inject events",
+    "ingest": "reads files on the caller's disk and needs the server's limits and the caller's resolved user, "
+    "which the REST API does not expose; memorylink.ingest.ingest_paths over RemoteStore does it with them given",
+}
+"""MemoryStore methods RemoteStore does not have, and why (a test keeps this list exact)."""
+
+NOT_REMOTE_WEBHOOKS: dict[str, str] = {
+    "config": "returns every secret and bearer token of an endpoint; the server never sends them back",
+    "wants": "an in-process cache check of the store's delivery worker, keyed by the storage's data version",
+}
+"""WebhookManager methods ``RemoteStore.webhooks`` does not have, and why."""
+
 R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -256,12 +288,16 @@ class Calls:
         user_id: str | None = None,
         agent_id: str | None = None,
         run_id: str | None = None,
+        dedupe: bool = False,
     ) -> Call[Memory]:
         """Store one memory and return it (``POST /api/v1/memories``); see :meth:`MemoryStore.add`.
 
-        Without ``user_id`` the server decides: a user's credential stores under its own user.
+        Without ``user_id`` the server decides: a credential stores under its own user.
+        With ``dedupe=True`` a near-identical memory of the same scope is returned instead.
         """
-        body = _body(text=text, tags=_strings(tags), metadata=metadata, **_scope(user_id, agent_id, run_id))
+        body = _body(
+            text=text, tags=_strings(tags), metadata=metadata, dedupe=dedupe, **_scope(user_id, agent_id, run_id)
+        )
         return Call("POST", f"{API}/memories", _MEMORY, body=body, idempotent=False)
 
     def add_many(
@@ -269,6 +305,7 @@ class Calls:
         items: Iterable[NewMemory | Mapping[str, Any] | str],
         *,
         on_progress: ProgressCallback | None = None,
+        dedupe: bool = False,
     ) -> Call[BatchResult]:
         """Store many memories in one request (``POST /api/v1/memories/batch``); a bad item fails alone.
 
@@ -276,7 +313,8 @@ class Calls:
         """
         batch = [_batch_item(item, index) for index, item in enumerate(items)]
         parse = _with_progress(_BATCH, on_progress, len(batch))
-        return Call("POST", f"{API}/memories/batch", parse, body={"items": batch}, idempotent=False)
+        body = {"items": batch, "dedupe": dedupe}
+        return Call("POST", f"{API}/memories/batch", parse, body=body, idempotent=False)
 
     def add_messages(
         self,
@@ -412,10 +450,14 @@ class Calls:
         user_id: str | None = None,
         agent_id: str | None = None,
         run_id: str | None = None,
+        mode: SearchMode = "hybrid",
+        mmr: bool = False,
     ) -> Call[SearchResult]:
         """Find memories by meaning (``POST /api/v1/memories/search``); see :meth:`MemoryStore.search`."""
         body = _body(
             query=query,
+            mode=mode,
+            mmr=mmr,
             top_k=top_k,
             threshold=threshold,
             filter=filter,
@@ -443,6 +485,7 @@ class Calls:
         user_id: str | None = None,
         agent_id: str | None = None,
         run_id: str | None = None,
+        mmr: bool = False,
     ) -> Call[SearchResult]:
         """:meth:`search` with a query vector of the server store's embedder (``POST .../search/vector``)."""
         values = jsonable(vector, "vector")
@@ -450,6 +493,7 @@ class Calls:
             raise ValidationError("vector must be a sequence of numbers", field="vector")
         body = _body(
             vector=values,
+            mmr=mmr,
             top_k=top_k,
             threshold=threshold,
             filter=filter,

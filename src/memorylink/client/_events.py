@@ -651,8 +651,13 @@ class EventSocket:
 
     def _request(self, message: dict[str, Any], reply: str, message_id: str | None) -> None:
         self._send(message)
+        sent_on = self._connection
         while True:
             answer = self._receive_one()
+            if self._connection is not sent_on:  # reconnected meanwhile: the request was lost with it
+                self._send(message)
+                sent_on = self._connection
+                continue
             if answer is None:
                 continue
             if answer["type"] == "error" and answer.get("id") == message_id:
@@ -666,20 +671,22 @@ class EventSocket:
         connection = self._ensure()
         try:
             connection.send(json.dumps(message))
-        except ConnectionClosed:
-            self._dropped(connection)
+        except ConnectionClosed as closed:
+            self._dropped(closed)
             self._send(message)
 
     def _receive_one(self) -> dict[str, Any] | None:
         from websockets.exceptions import ConnectionClosed
 
+        if self._core.closed:
+            return None
         connection = self._ensure()
         try:
             text = connection.recv()
-        except ConnectionClosed:
+        except ConnectionClosed as closed:
             if self._core.closed:
                 return None
-            self._dropped(connection)
+            self._dropped(closed)
             return None
         message = json.loads(text)
         if not isinstance(message, dict):
@@ -690,8 +697,8 @@ class EventSocket:
             return None
         return self._core.handle(message)
 
-    def _dropped(self, connection: Any) -> None:
-        received = getattr(connection.close_exc, "rcvd", None)
+    def _dropped(self, closed: BaseException | None) -> None:
+        received = getattr(closed, "rcvd", None)
         refused = self._core.refused(received.code if received is not None else None)
         self._connection = None
         if refused is not None:
@@ -737,9 +744,9 @@ class EventSocket:
             if was_positioned and core.subscriptions:
                 core.replaying = True
                 connection.send(json.dumps({"type": "resume", "after": cursor}))
-        except (ConnectionClosed, TimeoutError):
+        except (ConnectionClosed, TimeoutError) as closed:
             self._connection = None
-            self._dropped(connection)
+            self._dropped(closed)
 
 
 class AsyncEventSocket:
@@ -805,8 +812,13 @@ class AsyncEventSocket:
 
     async def _request(self, message: dict[str, Any], reply: str, message_id: str | None) -> None:
         await self._send(message)
+        sent_on = self._connection
         while True:
             answer = await self._receive_one()
+            if self._connection is not sent_on:  # reconnected meanwhile: the request was lost with it
+                await self._send(message)
+                sent_on = self._connection
+                continue
             if answer is None:
                 continue
             if answer["type"] == "error" and answer.get("id") == message_id:
@@ -820,20 +832,22 @@ class AsyncEventSocket:
         connection = await self._ensure()
         try:
             await connection.send(json.dumps(message))
-        except ConnectionClosed:
-            await self._dropped(connection)
+        except ConnectionClosed as closed:
+            await self._dropped(closed)
             await self._send(message)
 
     async def _receive_one(self) -> dict[str, Any] | None:
         from websockets.exceptions import ConnectionClosed
 
+        if self._core.closed:
+            return None
         connection = await self._ensure()
         try:
             text = await connection.recv()
-        except ConnectionClosed:
+        except ConnectionClosed as closed:
             if self._core.closed:
                 return None
-            await self._dropped(connection)
+            await self._dropped(closed)
             return None
         message = json.loads(text)
         if not isinstance(message, dict):
@@ -844,8 +858,8 @@ class AsyncEventSocket:
             return None
         return self._core.handle(message)
 
-    async def _dropped(self, connection: Any) -> None:
-        received = getattr(connection.close_exc, "rcvd", None)
+    async def _dropped(self, closed: BaseException | None) -> None:
+        received = getattr(closed, "rcvd", None)
         refused = self._core.refused(received.code if received is not None else None)
         self._connection = None
         if refused is not None:
@@ -889,9 +903,9 @@ class AsyncEventSocket:
             if was_positioned and core.subscriptions:
                 core.replaying = True
                 await connection.send(json.dumps({"type": "resume", "after": cursor}))
-        except (ConnectionClosed, TimeoutError):
+        except (ConnectionClosed, TimeoutError) as closed:
             self._connection = None
-            await self._dropped(connection)
+            await self._dropped(closed)
 
 
 # -- what the remote stores mount as ``store.events`` ----------------------------------------

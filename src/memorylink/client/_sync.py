@@ -21,6 +21,7 @@ from memorylink.client._base import (
     normalise_base_url,
 )
 from memorylink.client._errors import connection_error, retry_after
+from memorylink.client._events import RemoteEvents
 from memorylink.client._retry import Retries
 
 __all__ = ["RemoteStore", "RemoteWebhooks"]
@@ -120,6 +121,8 @@ class RemoteStore:
         self._state: ClientState = "open"
         self.webhooks = RemoteWebhooks(self)
         """Webhook endpoints on the server: ``store.webhooks.add(url, events=["memory.*"])`` and friends."""
+        self.events = RemoteEvents(self._http)
+        """The server's event stream: ``store.events.feed(after=..., follow=True)`` (SSE) and ``.websocket()``."""
 
     @property
     def closed(self) -> bool:

@@ -1,0 +1,107 @@
+"""Contract: bad input raises the same exception classes, naming the same field and limit, on every backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from memorylink import LimitExceededError, Limits, Settings, ValidationError
+
+LIMITS = Settings(
+    limits=Limits(max_text_length=10, max_tags=2, max_top_k=5, max_batch_size=3, max_tag_length=8, max_page_size=20)
+)
+
+
+@pytest.fixture
+def small(make_store: Any) -> Any:
+    return make_store(LIMITS)
+
+
+def test_text_length_limit(small: Any) -> None:
+    with pytest.raises(LimitExceededError) as caught:
+        small.add("x" * 11)
+    error = caught.value
+    assert (error.limit, error.maximum, error.actual, error.field) == ("max_text_length", 10, 11, "text")
+    assert "max_text_length" in str(error)
+    assert error.code == "limit_exceeded"
+
+
+def test_tag_count_limit(small: Any) -> None:
+    with pytest.raises(LimitExceededError) as caught:
+        small.add("ok", tags=["a", "b", "c"])
+    assert (caught.value.limit, caught.value.maximum, caught.value.actual) == ("max_tags", 2, 3)
+
+
+def test_tag_length_limit(small: Any) -> None:
+    with pytest.raises(LimitExceededError) as caught:
+        small.add("ok", tags=["a" * 9])
+    assert caught.value.limit == "max_tag_length"
+
+
+def test_top_k_limit(small: Any) -> None:
+    with pytest.raises(LimitExceededError) as caught:
+        small.search("ok", top_k=6)
+    assert (caught.value.limit, caught.value.maximum) == ("max_top_k", 5)
+    with pytest.raises(LimitExceededError) as caught:
+        small.similar("0000000000000", top_k=6)
+    assert caught.value.limit == "max_top_k"
+
+
+def test_batch_size_limit(small: Any) -> None:
+    with pytest.raises(LimitExceededError) as caught:
+        small.add_many(["a", "b", "c", "d"])
+    assert caught.value.limit == "max_batch_size"
+    with pytest.raises(LimitExceededError) as caught:
+        small.delete_many(ids=["0000000000000"] * 4)
+    assert caught.value.limit == "max_batch_size"
+
+
+def test_page_size_limit(small: Any) -> None:
+    with pytest.raises(LimitExceededError) as caught:
+        small.list(limit=21)
+    assert (caught.value.limit, caught.value.maximum, caught.value.field) == ("max_page_size", 20, "limit")
+
+
+def test_limits_leave_the_store_untouched(small: Any) -> None:
+    for bad in (lambda: small.add("x" * 11), lambda: small.add("ok", tags=["a", "b", "c"])):
+        with pytest.raises(LimitExceededError):
+            bad()
+    assert small.list(limit=20).items == []
+
+
+def test_empty_text(store: Any) -> None:
+    with pytest.raises(ValidationError) as caught:
+        store.add("")
+    assert caught.value.field == "text" and not isinstance(caught.value, LimitExceededError)
+
+
+def test_bad_metadata_keys(store: Any) -> None:
+    with pytest.raises(ValidationError) as caught:
+        store.add("ok", metadata={"a.b": 1})
+    assert "metadata" in str(caught.value.field)
+    with pytest.raises(ValidationError):
+        store.add("ok", metadata={"": 1})
+
+
+def test_metadata_that_is_not_json(store: Any) -> None:
+    with pytest.raises(ValidationError):
+        store.add("ok", metadata={"f": object()})
+    with pytest.raises(ValidationError):
+        store.add("ok", metadata={"nan": float("nan")})
+    assert store.list().items == []
+
+
+def test_bad_scope_ids(store: Any) -> None:
+    with pytest.raises(ValidationError) as caught:
+        store.add("ok", user_id="   ")
+    assert caught.value.field == "user_id"
+    with pytest.raises(LimitExceededError) as caught:
+        store.add("ok", agent_id="x" * 1000)
+    assert (caught.value.field, caught.value.limit) == ("agent_id", "max_scope_id_length")
+    assert store.add("ok", user_id="").user_id == "default"  # an empty user_id is "not given"
+
+
+def test_validation_errors_are_value_errors(store: Any) -> None:
+    with pytest.raises(ValueError, match="text"):
+        store.add("")
