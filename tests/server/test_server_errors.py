@@ -133,15 +133,19 @@ def test_an_unexpected_error_is_a_500_body_that_leaks_nothing(
 
 
 def test_a_store_fault_is_500_with_its_code_and_no_details(
-    api: Api, store: MemoryStore, monkeypatch: pytest.MonkeyPatch
+    api: Api, store: MemoryStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     def corrupted(*args: object, **kwargs: object) -> None:
         raise StoreCorruptedError("record 17 failed its check", details={"row": 17})
 
     monkeypatch.setattr(store, "list", corrupted)
-    error = assert_error(api.get(M), 500, "store_corrupted")
+    with caplog.at_level(logging.ERROR, logger="memorylink.server.errors"):
+        error = assert_error(api.get(M), 500, "store_corrupted")
     assert error["details"] == {}
     assert "17" not in error["message"]
+    logged = [r for r in caplog.records if r.name == "memorylink.server.errors"]
+    assert len(logged) == 1 and logged[0].exc_info is not None
+    assert error["request_id"] in logged[0].getMessage()
 
 
 def test_a_closed_store_is_503(api: Api, store: MemoryStore) -> None:

@@ -207,7 +207,9 @@ def install_error_handlers(app: FastAPI) -> None:
         status = status_for(error)
         if status == 500:
             # A store fault, not the caller's: keep the details server-side.
-            logger.error("request %s failed: %s (%s)", request_id_of(request), error.code, type(error).__name__)
+            logger.error(
+                "request %s failed: %s (%s)", request_id_of(request), error.code, type(error).__name__, exc_info=error
+            )
             message = "the server could not complete the request"
             if isinstance(error, MissingDependencyError):
                 message = "a component the server needs is not installed"
@@ -232,7 +234,7 @@ def install_error_handlers(app: FastAPI) -> None:
         status = error.status_code
         code = _HTTP_CODES.get(status, "http_error")
         details: dict[str, Any] = {}
-        if status == 404:
+        if status == 404 and request.scope.get("route") is None:
             message = "no such route"
             details = {"path": request.url.path}
         elif status == 405:
