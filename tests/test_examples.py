@@ -81,3 +81,18 @@ def test_the_notebook_runs() -> None:
     text = "\n".join(str(out.get("text", "")) + str(out.get("data", {}).get("text/plain", "")) for out in outputs)
     assert "3 stored, 1 failed" in text
     assert "'memory.created'" in text and "'memory.deleted'" in text
+
+
+def test_remote_client_example_runs() -> None:
+    pytest.importorskip("fastapi", reason='needs pip install "memorylink[server]"')
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "remote_client.py")], capture_output=True, text=True, timeout=120
+    )
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.splitlines()
+    assert lines[0] == "stored 2, failed 1: item 2: text must not be empty"
+    assert lines[1].startswith("best hit: 'Alice prefers window seats on long flights' (user alice")
+    assert lines[2].startswith("refused: limit max_top_k is 1000 (request ")
+    alice_sees = ["Alice prefers window seats on long flights", "Alice's passport expires in March"]
+    assert lines[3] == f"alice sees: {alice_sees}"  # only her own memories, the new one stored as hers
+    assert lines[4] == "alice may not read bob's memories: forbidden"
