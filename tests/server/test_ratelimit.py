@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from auth_helpers import GENEROUS, AuthApp, bearer, make_auth_app
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError as PydanticValidationError
 
 from memorylink import MemoryStore
@@ -121,3 +123,19 @@ def test_the_defaults_are_the_documented_ones() -> None:
     defaults = RateLimitSettings()
     assert {name: getattr(defaults, name) for name in DEFAULT_LIMITS} == DEFAULT_LIMITS
     assert defaults.strategy == "moving-window" and defaults.enabled
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    limit=st.integers(min_value=1, max_value=20),
+    calls=st.lists(st.sampled_from(["key:a", "key:b", "key:c"]), max_size=60),
+)
+def test_each_caller_gets_exactly_its_budget(limit: int, calls: list[str]) -> None:
+    limiter = RateLimiter(RateLimitSettings(writes=f"{limit}/hour"))
+    allowed: dict[str, int] = {}
+    for caller in calls:
+        state = limiter.hit("writes", caller)
+        allowed[caller] = allowed.get(caller, 0) + int(state.allowed)
+        assert state.remaining == max(0, limit - allowed[caller])
+    for caller in set(calls):
+        assert allowed[caller] == min(limit, calls.count(caller))
