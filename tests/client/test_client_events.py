@@ -28,6 +28,7 @@ from memorylink.errors import (
     ValidationError,
 )
 from memorylink.events import Event
+from memorylink.server.streams import hub_of
 from stream_helpers import (
     ADMIN_KEY,
     ALICE_KEY,
@@ -376,3 +377,32 @@ def test_reconnect_delays_stay_within_bounds(failures: int, initial: float, maxi
     delay = policy.delay(failures)
     cap = min(maximum, initial * 2.0 ** (failures - 1))
     assert cap / 2 - 1e-9 <= delay <= cap + 1e-9
+
+
+def test_websocket_answers_heartbeats_and_survives_being_timed_out(
+    open_store: Callable[..., MemoryStore], http_for: Callable[[str, str], httpx.Client]
+) -> None:
+    beating = open_store("beating", settings=ALWAYS)
+    app = stream_app(beating, poll_interval_s=0.05, ws_heartbeat_interval_s=0.05, ws_heartbeat_timeout_s=0.3)
+    with serving(app) as running:
+        socket = RemoteEvents(http_for(running.url, ADMIN_KEY), reconnect=FAST).websocket()
+        socket.subscribe("all")
+        got: list[str] = []
+        reader = threading.Thread(target=lambda: got.extend(item.event.id for item in socket), daemon=True)
+        reader.start()
+        wait_until(lambda: socket.heartbeats >= 5, "five answered heartbeats")
+        assert hub_of(running.app).sockets == 1
+        beating.add("while iterating")
+        wait_until(lambda: len(got) == 1, "the first event")
+        socket.close()
+        reader.join(WAIT_S)
+        assert not reader.is_alive()
+
+        # A consumer that stops reading is timed out by the server; the next read reconnects and resumes.
+        idle = RemoteEvents(http_for(running.url, ADMIN_KEY), reconnect=FAST).websocket()
+        idle.subscribe("all")
+        wait_until(lambda: hub_of(running.app).sockets == 0, "the server to drop the silent client")
+        written = [beating.add(f"while silent {n}").id for n in range(3)]
+        received = [next(iter(idle)).event.data["id"] for _ in range(3)]
+        idle.close()
+    assert received == written

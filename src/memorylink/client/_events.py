@@ -497,6 +497,7 @@ class _SocketCore:
         self.closed = False
         self.last_error: dict[str, Any] | None = None
         self.replaying = False  # after a reconnect's resume: events before "resumed" are superseded
+        self.heartbeats = 0  # server pings answered
 
     def subscription(
         self, sid: str, types: Iterable[str] | None, user_id: str | None, agent_id: str | None, run_id: str | None
@@ -603,6 +604,11 @@ class EventSocket:
         """The position to resume after (the last event received or acknowledged)."""
         return self._core.cursor
 
+    @property
+    def heartbeats(self) -> int:
+        """Server heartbeat pings answered so far (they are answered while receiving)."""
+        return self._core.heartbeats
+
     def subscribe(
         self,
         subscription_id: str,
@@ -694,6 +700,7 @@ class EventSocket:
         if message.get("type") == "ping":
             with contextlib.suppress(ConnectionClosed):
                 connection.send('{"type":"pong"}')
+                self._core.heartbeats += 1
             return None
         return self._core.handle(message)
 
@@ -761,6 +768,11 @@ class AsyncEventSocket:
     def last_event_id(self) -> str | None:
         """The position to resume after (the last event received or acknowledged)."""
         return self._core.cursor
+
+    @property
+    def heartbeats(self) -> int:
+        """Server heartbeat pings answered so far (they are answered while receiving)."""
+        return self._core.heartbeats
 
     async def subscribe(
         self,
@@ -855,6 +867,7 @@ class AsyncEventSocket:
         if message.get("type") == "ping":
             with contextlib.suppress(ConnectionClosed):
                 await connection.send('{"type":"pong"}')
+                self._core.heartbeats += 1
             return None
         return self._core.handle(message)
 
