@@ -68,16 +68,29 @@ def register(app: typer.Typer) -> None:
         user_id: UserOpt = None,
         agent_id: AgentOpt = None,
         run_id: RunOpt = None,
+        dedupe: Annotated[
+            bool,
+            typer.Option("--dedupe", help="Keep a memory of this scope with the same or a near-identical text."),
+        ] = False,
         as_json: JsonOpt = False,
     ) -> None:
         """Store one memory and print its id."""
         content = read_text_argument(text)
         metadata = parse_meta(meta)
         with state_of(ctx).open() as store:
+            newest = store.list(limit=1, user_id=user_id, agent_id=agent_id, run_id=run_id).items if dedupe else []
             memory = store.add(
-                content, tags=tag or (), metadata=metadata, user_id=user_id, agent_id=agent_id, run_id=run_id
+                content,
+                tags=tag or (),
+                metadata=metadata,
+                user_id=user_id,
+                agent_id=agent_id,
+                run_id=run_id,
+                dedupe=dedupe,
             )
         out = Output(as_json=as_json)
+        if newest and memory.id <= newest[0].id:  # ids sort by creation: an existing memory came back
+            out.note(f"a memory with this text exists: {memory.id} (nothing stored)")
         if as_json:
             out.memory(memory)
         else:

@@ -70,6 +70,10 @@ AgentId = Annotated[
     Field(description="Restrict to (or, when adding, record) this agent. Fixed if the server has an agent_id."),
 ]
 RunId = Annotated[str | None, Field(description="Restrict to (or, when adding, record) this run / session id.")]
+Dedupe = Annotated[
+    bool,
+    Field(description="Return a memory of the same scope with the same or a near-identical text; store nothing."),
+]
 
 # The items of add_memories are validated one by one by the store, so a bad item fails
 # alone; the advertised schema is still the NewMemory shape (or a bare string).
@@ -99,15 +103,19 @@ def register_tools(server: MCPServer, store: MemoryStore, scope: ServerScope) ->
         agent_id: AgentId = None,
         run_id: RunId = None,
         user_id: UserId = None,
+        dedupe: Dedupe = False,
     ) -> Memory:
         with tool_errors("add_memory"):
-            return store.add(text, tags=tags or (), metadata=metadata, **scope.write(user_id, agent_id, run_id))
+            return store.add(
+                text, tags=tags or (), metadata=metadata, dedupe=dedupe, **scope.write(user_id, agent_id, run_id)
+            )
 
     def add_memories(
         items: Items,
         agent_id: Annotated[str | None, Field(description="Default agent_id for items that give none.")] = None,
         run_id: Annotated[str | None, Field(description="Default run_id for items that give none.")] = None,
         user_id: Annotated[str | None, Field(description="Default user_id for items (admin servers only).")] = None,
+        dedupe: Dedupe = False,
     ) -> BatchResult:
         with tool_errors("add_memories"):
             check_batch_size(len(items), limits)
@@ -122,7 +130,9 @@ def register_tools(server: MCPServer, store: MemoryStore, scope: ServerScope) ->
                 except MemoryLinkError as error:  # a scope violation fails this item alone
                     results.append(BatchItemResult(index=position, error=ErrorInfo(**error.to_dict())))
             if forwarded:
-                stored = store.add_many(cast(list[NewMemory | Mapping[str, Any] | str], [i for _, i in forwarded]))
+                stored = store.add_many(
+                    cast(list[NewMemory | Mapping[str, Any] | str], [i for _, i in forwarded]), dedupe=dedupe
+                )
                 for outcome in stored.items:
                     results.append(outcome.model_copy(update={"index": forwarded[outcome.index][0]}))
             results.sort(key=lambda result: result.index)
