@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -285,3 +286,17 @@ def test_the_audit_log_pages_newest_first(store: MemoryStore, clock: Clock) -> N
 def test_audit_fields_from_callers_are_kept_printable_and_short(store: MemoryStore) -> None:
     entry = AuditLog(store.app_data).record(actor="user:\x1b[31mevil" + "x" * 500, action="auth.login")
     assert entry.actor.isprintable() and len(entry.actor) <= 128
+
+
+def test_old_audit_entries_are_pruned_as_new_ones_arrive(store: MemoryStore, clock: Clock) -> None:
+    log = AuditLog(store.app_data, clock=clock, retention_days=30)
+    for number in range(5):
+        log.record(actor="cli", action="key.created", target=f"key:old{number}")
+    clock.now += 31 * 86_400
+    for number in range(250):  # the first append of a log, then every 200th, looks for expired entries
+        log.record(actor="cli", action="key.created", target=f"key:new{number}")
+    assert log.count() == 250
+    assert all(e.target is not None and e.target.startswith("key:new") for e in log.page(limit=500).items)
+    kept = AuditLog(store.app_data, clock=clock)  # no retention: nothing is pruned
+    assert kept.prune(datetime.fromtimestamp(clock.now - 40 * 86_400, UTC)) == 0
+    assert kept.prune(datetime.fromtimestamp(clock.now + 1, UTC)) == 250

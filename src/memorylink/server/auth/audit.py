@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from memorylink.app_data import AppData
@@ -20,6 +20,8 @@ __all__ = ["AUDIT_NAMESPACE", "MAX_AUDIT_PAGE", "AuditLog"]
 AUDIT_NAMESPACE = "server.auth.audit"
 MAX_AUDIT_PAGE = 500
 _MAX_FIELD = 128
+_PRUNE_EVERY = 200  # appends between two looks for expired entries
+_PRUNE_BATCH = 500
 
 
 def _clean(value: str | None) -> str | None:
@@ -36,12 +38,18 @@ class AuditLog:
     Args:
         app_data: The store's :class:`~memorylink.app_data.AppData`.
         clock: Seconds since the epoch.
+        retention_days: Entries older than this are pruned, a batch now and then as
+            new ones are appended (None: kept forever).
     """
 
-    def __init__(self, app_data: AppData, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, app_data: AppData, *, clock: Callable[[], float] = time.time, retention_days: float | None = None
+    ) -> None:
         self._data = app_data
         self._clock = clock
+        self._retention = None if retention_days is None else timedelta(days=retention_days)
         self._ids = IdGenerator()
+        self._appended = 0
 
     def record(
         self,
@@ -66,7 +74,21 @@ class AuditLog:
             details=dict(details or {}),
         )
         self._data.put_json(AUDIT_NAMESPACE, entry.id, entry.model_dump(mode="json"))
+        self._appended += 1
+        if self._retention is not None and self._appended % _PRUNE_EVERY == 1:
+            self.prune(entry.time - self._retention)
         return entry
+
+    def prune(self, before: datetime) -> int:
+        """Delete the entries older than ``before``; returns how many."""
+        removed = 0
+        while True:
+            oldest = self._data.entries(AUDIT_NAMESPACE, limit=_PRUNE_BATCH)
+            expired = [e for e in oldest if AuditEntry.model_validate(e.json()).time < before]
+            for entry in expired:
+                removed += int(self._data.delete(AUDIT_NAMESPACE, entry.key))
+            if len(expired) < _PRUNE_BATCH:
+                return removed
 
     def page(self, *, limit: int = 50, cursor: str | None = None) -> AuditPage:
         """Entries newest first, ``limit`` at a time; ``cursor`` is the previous page's ``next_cursor``.

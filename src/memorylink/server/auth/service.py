@@ -56,7 +56,7 @@ class AuthService:
             min_password_length=self.settings.min_password_length,
             clock=clock,
         )
-        self.audit = AuditLog(store.app_data, clock=clock)
+        self.audit = AuditLog(store.app_data, clock=clock, retention_days=self.settings.audit_retention_days)
         self.tokens = TokenService(self.accounts.secret("jwt"), ttl_s=self.settings.token_ttl_s, clock=clock)
 
     # -- logins ----------------------------------------------------------------------------

@@ -21,3 +21,6 @@ class AuthSettings(BaseModel):
         description="an API key's last-used time is written (and api_key.used emitted) at most this often",
     )
     audit_logins: bool = Field(True, description="record every login, good or bad, in the audit log")
+    audit_retention_days: float = Field(
+        365.0, gt=0, le=36_500, description="audit entries older than this are pruned as new ones arrive"
+    )
