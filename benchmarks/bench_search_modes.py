@@ -52,6 +52,10 @@ K = 10
 TARGET_OVERHEAD_MS = 2.0
 
 
+def _options(parser: Any) -> None:
+    parser.add_argument("--sizes", default=None, help="comma-separated store sizes (default 10000,100000)")
+
+
 def _sessions(total: int) -> tuple[list[tuple[str, str, list[dict[str, str]]]], list[dataset.Question]]:
     """(user_id, session_id, messages) holding exactly ``total`` turns, and their users' questions."""
     out: list[tuple[str, str, list[dict[str, str]]]] = []
@@ -109,8 +113,9 @@ def _stats(seconds: list[float]) -> dict[str, float]:
 
 
 def main() -> None:
-    args = parse_args(__doc__ or NAME)
-    sizes = (2_000, 10_000) if args.quick else (10_000, 100_000)
+    args = parse_args(__doc__ or NAME, _options)
+    sizes = tuple(sorted(int(n) for n in args.sizes.split(","))) if args.sizes else None
+    sizes = sizes or ((2_000, 10_000) if args.quick else (10_000, 100_000))
     query_count = 100 if args.quick else 300
     sessions, questions = _sessions(sizes[-1])
     _make_distinct(sessions)
