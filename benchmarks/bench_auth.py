@@ -3,7 +3,8 @@
 The app runs in-process (httpx over the ASGI transport, so no socket noise) on a store
 with the hashing embedder, and every request is ``GET /api/v1/auth/me``: the route does
 nothing but return the caller, so its latency is the middleware, the guard and the rate
-limiter. Beside it: one password login (scrypt, n=2**14), and ``RateLimiter.hit`` alone.
+limiter. The three are timed in interleaved rounds. Beside them: one password login
+(scrypt, n=2**14), and ``RateLimiter.hit`` alone.
 Target: an API key or a JWT adds at most 1 ms (p50) to a request over the --no-auth app.
 
     python benchmarks/bench_auth.py [--quick]
@@ -29,18 +30,28 @@ PASSWORD = "a long benchmark password"
 ROOMY = RateLimitSettings(reads="10000000/minute", logins="10000/minute")
 
 
-async def latencies(app: Any, headers: dict[str, str], count: int) -> list[float]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-        for _ in range(50):  # warm-up: imports, caches, first SQLite pages
-            (await client.get("/api/v1/auth/me", headers=headers)).raise_for_status()
-        times: list[float] = []
-        for _ in range(count):
-            started = time.perf_counter()
-            response = await client.get("/api/v1/auth/me", headers=headers)
-            times.append(time.perf_counter() - started)
-            response.raise_for_status()
-        return times
+async def interleaved(cases: dict[str, tuple[Any, dict[str, str]]], count: int) -> dict[str, list[float]]:
+    """``count`` rounds of one request per case, in rotating order, so machine noise hits every case alike."""
+    clients = {
+        name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench")
+        for name, (app, _) in cases.items()
+    }
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    names = list(cases)
+    try:
+        for round_ in range(-50, count):  # 50 warm-up rounds: imports, caches, first SQLite pages
+            for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+                headers = cases[name][1]
+                started = time.perf_counter()
+                response = await clients[name].get("/api/v1/auth/me", headers=headers)
+                elapsed = time.perf_counter() - started
+                response.raise_for_status()
+                if round_ >= 0:
+                    times[name].append(elapsed)
+    finally:
+        for client in clients.values():
+            await client.aclose()
+    return times
 
 
 async def login_times(app: Any, count: int) -> list[float]:
@@ -73,12 +84,12 @@ def main() -> None:
                 token = (
                     await client.post("/api/v1/auth/token", data={"username": "bench", "password": PASSWORD})
                 ).json()["access_token"]
-            return {
-                "no auth": await latencies(open_app, {}, count),
-                "API key": await latencies(authed, {"X-API-Key": key}, count),
-                "JWT": await latencies(authed, {"Authorization": f"Bearer {token}"}, count),
-                "password login": await login_times(authed, logins),
+            cases = {
+                "no auth": (open_app, {}),
+                "API key": (authed, {"X-API-Key": key}),
+                "JWT": (authed, {"Authorization": f"Bearer {token}"}),
             }
+            return {**await interleaved(cases, count), "password login": await login_times(authed, logins)}
 
         measured = asyncio.run(run())
 
