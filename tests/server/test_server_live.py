@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -113,7 +114,7 @@ def test_serve_answers_then_stops_cleanly_on_sigterm(cli_store: tuple[Path, dict
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr
-    assert f"at {url}" in stderr
+    assert f"memorylink REST API at {url} (no authentication)" in stderr
     assert "written over HTTP" not in stderr  # request logs carry routes, never texts
     assert "POST /api/v1/memories 201" in stderr
     with MemoryStore.open(path, key=KEY, embedder=HashingEmbedder()) as store:
@@ -130,11 +131,24 @@ def test_serve_with_auth_refuses_anonymous_calls_and_says_how_to_make_a_key(
         url = f"http://127.0.0.1:{port}"
         _wait_for_health(url, process)
         assert_error(httpx.get(f"{url}/api/v1/memories", timeout=10), 401, "unauthenticated")
+        # The command the startup note suggests, run while the server is up.
+        made = subprocess.run(
+            [str(SCRIPT), "keys", "create", "--user-id", "admin", "--scope", "admin"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert made.returncode == 0, made.stderr
+        key = re.search(r"mlk_\S+", made.stdout)
+        assert key is not None, made.stdout
+        stats = httpx.get(f"{url}/api/v1/stats", headers={"X-API-Key": key.group(0)}, timeout=10)
+        assert stats.status_code == 200, stats.text
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr
-    assert "memorylink keys create" in stderr
+    assert "memorylink keys create --user-id admin --scope admin" in " ".join(stderr.split())  # notes may wrap
 
 
 def test_serve_refuses_no_auth_off_loopback(cli_store: tuple[Path, dict[str, str]]) -> None:

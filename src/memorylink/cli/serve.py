@@ -87,14 +87,14 @@ def register(app: typer.Typer) -> None:
         with state.open(deliver=True, outbox="always") as store:
             if not no_auth and _no_credentials_yet(store):
                 out.note(
-                    "no users or API keys yet: nobody can sign in. Create one (the server may keep running): "
-                    "`memorylink users add NAME --role admin` or `memorylink keys create ...`"
+                    "no users or API keys yet, so nobody can sign in; create an admin key (the server may keep "
+                    "running): `memorylink keys create --user-id admin --scope admin`, or an account for the "
+                    "password flow: `memorylink users add NAME --admin`"
                 )
             app = create_app(store, settings)
             where = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
-            out.note(
-                f"serving {store.path} at {where} (API docs at {where}/docs)" + (" without auth" if no_auth else "")
-            )
+            out.note(f"memorylink REST API at {where}" + (" (no authentication)" if no_auth else ""))
+            out.note(f"docs at {where}/docs; store {store.path}")
             config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False)
             _server_class(StreamingServer)(config).run()
         # Reached after SIGINT / SIGTERM too: the store above was closed (index snapshot written).
