@@ -46,6 +46,7 @@ def test_the_module_prints_the_schema() -> None:
         [sys.executable, "-m", "memorylink.server.openapi"], capture_output=True, text=True, timeout=120, check=True
     )
     assert json.loads(result.stdout)["openapi"].startswith("3.")
+    assert result.stderr == ""
 
 
 def test_security_schemes(schema: dict[str, Any]) -> None:
