@@ -77,7 +77,9 @@ def test_ingest_stores_chunks_with_their_metadata(store: MemoryStore, tmp_path: 
         "chunk_count": 3,
         "chunk_sha256": hashlib.sha256(greet.text.encode()).hexdigest(),
         "file_sha256": hashlib.sha256(APP.encode()).hexdigest(),
+        "ingest_options": greet.metadata["ingest_options"],
     }
+    assert len(greet.metadata["ingest_options"]) == 16
     assert by_symbol["Greeter"].metadata["start_line"] == 8
     readme = next(m for m in stored if m.metadata["source"] == "README.md")
     assert readme.metadata["heading_path"] == ["Project", "Usage"]
@@ -349,3 +351,16 @@ def test_events_of_a_first_ingest(store: MemoryStore, tmp_path: Path) -> None:
     kinds = [e.type for e in events]
     assert kinds.count("memory.created") == 5 and kinds.count("batch.completed") == 1
     assert set(kinds) == {"memory.created", "batch.completed"}
+
+
+def test_new_tags_metadata_or_chunk_size_rewrite_unchanged_files(store: MemoryStore, tmp_path: Path) -> None:
+    root = project(tmp_path / "proj")
+    store.ingest(root)
+    retagged = store.ingest(root, tags=["v2"])
+    assert (retagged.files_replaced, retagged.files_unchanged) == (3, 0)
+    assert all(m.tags == [INGEST_TAG, "v2"] for m in chunks(store))
+    assert store.ingest(root, tags=["v2"]).files_unchanged == 3
+    assert store.ingest(root, tags=["v2"], metadata={"team": "docs"}).files_replaced == 3
+    resized = store.ingest(root, tags=["v2"], metadata={"team": "docs"}, chunk_size=40)
+    assert resized.files_replaced == 3 and len(chunks(store)) > 5
+    assert all(m.metadata["team"] == "docs" for m in chunks(store))

@@ -48,6 +48,13 @@ def test_gitignore_of_parent_directories_up_to_the_work_tree(tmp_path: Path) -> 
     assert found(tmp_path / "pkg") == ["public.txt"]
 
 
+def test_an_ignored_directory_asked_for_by_name_is_read(tmp_path: Path) -> None:
+    make(tmp_path, {".gitignore": "build/\n", "build/report.txt": "", "build/.gitignore": "*.tmp\n", "build/x.tmp": ""})
+    (tmp_path / ".git").mkdir()
+    assert found(tmp_path) == []
+    assert found(tmp_path / "build") == ["report.txt"]  # its own .gitignore still applies
+
+
 def test_git_and_hidden_entries_are_skipped_unless_asked(tmp_path: Path) -> None:
     make(tmp_path, {".git/config": "", ".env": "", ".github/ci.yml": "", "a.txt": ""})
     assert found(tmp_path) == ["a.txt"]

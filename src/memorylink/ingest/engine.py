@@ -6,8 +6,9 @@ engine and store the same chunks.
 
 How re-ingest stays incremental and safe to interrupt: every chunk records the sha256 of
 its whole file (``file_sha256``), its position (``chunk_index``) and the file's chunk count
-(``chunk_count``). A file whose complete set of chunks for its current hash is already
-stored is left alone (no writes, no events). A changed file gets its new chunks added
+(``chunk_count``), and a digest of the options that shaped it (``ingest_options``: tags,
+metadata, chunk size, chunker version). A file whose complete set of chunks for its current
+hash and options is already stored is left alone (no writes, no events). A changed file gets its new chunks added
 first and its old ones deleted after, so a run killed midway leaves the old chunks, the
 new ones, or both, and the next run finishes the job: a complete set for the current
 hash wins and the others are deleted; an incomplete set is replaced.
@@ -16,6 +17,7 @@ hash wins and the others are deleted; an incomplete set is replaced.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -48,6 +50,8 @@ DEFAULT_MAX_FILE_BYTES = 1_048_576
 """Files larger than this (bytes) are skipped as ``too large`` (the ``max_file_bytes`` argument)."""
 DEFAULT_BATCH_SIZE = 256
 """Chunks per ``add_many`` call (one embedding pass each)."""
+CHUNKER_VERSION = 1
+"""Part of every chunk's ``ingest_options``: bumped when chunking changes, so re-ingest redoes every file."""
 RESERVED_METADATA_KEYS = frozenset(
     {
         "root",
@@ -63,6 +67,7 @@ RESERVED_METADATA_KEYS = frozenset(
         "chunk_count",
         "chunk_sha256",
         "file_sha256",
+        "ingest_options",
     }
 )
 """Metadata keys ingest writes on each chunk; caller metadata may not use them."""
@@ -102,11 +107,11 @@ class _Stored:
     """The chunks a file has in the store."""
 
     ids: list[str] = field(default_factory=list)
-    by_hash: dict[str, set[tuple[int, int]]] = field(default_factory=dict)  # hash -> {(index, count)}
+    by_hash: dict[str, set[tuple[int, int]]] = field(default_factory=dict)  # version -> {(index, count)}
     ids_by_hash: dict[str, list[str]] = field(default_factory=dict)
 
     def complete(self, file_hash: str) -> bool:
-        """Whether every chunk of the file with this hash is stored, each once."""
+        """Whether every chunk of this version (file hash and options) is stored, each once."""
         found = self.by_hash.get(file_hash)
         if not found or len(self.ids_by_hash[file_hash]) != len(found):
             return False
@@ -226,6 +231,9 @@ def ingest_paths(
         )
     all_tags = list(dict.fromkeys([INGEST_TAG, *tags]))
     max_chars = min(chunk_size, max_text_length) if max_text_length is not None else chunk_size
+    # What else shapes a file's chunks: a change to any of it rewrites unchanged files too.
+    shape = {"version": CHUNKER_VERSION, "tags": all_tags, "metadata": extra, "max_chars": max_chars}
+    options = hashlib.sha256(json.dumps(shape, sort_keys=True, default=str).encode()).hexdigest()[:16]
     include_patterns = list(include or ())
     exclude_patterns = list(exclude or ())
 
@@ -285,6 +293,7 @@ def ingest_paths(
                 max_file_bytes,
                 all_tags,
                 extra,
+                options,
             )
             if outcome is not None:
                 run.progress()
@@ -321,8 +330,9 @@ def _stored_chunks(target: IngestTarget, root: str, scope: dict[str, str | None]
             entry.ids.append(memory.id)
             file_hash, index, count = meta.get("file_sha256"), meta.get("chunk_index"), meta.get("chunk_count")
             if isinstance(file_hash, str) and isinstance(index, int) and isinstance(count, int):
-                entry.by_hash.setdefault(file_hash, set()).add((index, count))
-                entry.ids_by_hash.setdefault(file_hash, []).append(memory.id)
+                version = f"{file_hash}/{meta.get('ingest_options')}"
+                entry.by_hash.setdefault(version, set()).add((index, count))
+                entry.ids_by_hash.setdefault(version, []).append(memory.id)
         if page.next_cursor is None:
             return found
         cursor = page.next_cursor
@@ -338,6 +348,7 @@ def _ingest_file(
     max_file_bytes: int,
     tags: list[str],
     extra: dict[str, Any],
+    options: str,
 ) -> bool | None:
     """Handle one file; True when it is settled now, None when its chunks wait in the batch."""
     old_ids = stored.ids if stored is not None else []
@@ -370,8 +381,10 @@ def _ingest_file(
     except UnicodeDecodeError:
         return skip("binary (not UTF-8)")
     file_hash = hashlib.sha256(data).hexdigest()
-    if stored is not None and stored.complete(file_hash):
-        leftovers = [i for i in stored.ids if i not in set(stored.ids_by_hash[file_hash])]
+    version = f"{file_hash}/{options}"
+    if stored is not None and stored.complete(version):
+        current = set(stored.ids_by_hash[version])
+        leftovers = [i for i in stored.ids if i not in current]
         if leftovers:  # an interrupted replace: the new chunks are all there, the old ones not yet gone
             run.delete(leftovers)
             run.report["files_replaced"] += 1
@@ -396,6 +409,7 @@ def _ingest_file(
             "chunk_count": len(chunks),
             "chunk_sha256": hashlib.sha256(chunk.text.encode()).hexdigest(),
             "file_sha256": file_hash,
+            "ingest_options": options,
         }
         if chunk.symbol is not None:
             meta["symbol"] = chunk.symbol

@@ -10,7 +10,9 @@ Rules, in order, for every entry under the root:
    below it, and of its parent directories up to the enclosing git work tree (the nearest
    ancestor holding ``.git``) apply as git applies them: patterns are relative to the
    directory of their file, a deeper file overrides a shallower one, ``!pattern``
-   re-includes, and nothing under an ignored directory is re-included.
+   re-includes, and nothing under an ignored directory is re-included. A root that its
+   parents' ``.gitignore`` files ignore (``build/``, say) was asked for by name: only its
+   own and its subdirectories' ``.gitignore`` files apply.
 4. ``exclude`` patterns (``.gitignore`` syntax, relative to the root) drop files and
    directories; when ``include`` patterns are given a file must match one of them.
 
@@ -72,6 +74,8 @@ def _ancestor_ignores(root: Path) -> list[tuple[Path, GitIgnoreSpec]]:
         spec = _read_gitignore(directory)
         if spec is not None:
             found.append((directory, spec))
+    if _ignored(found, root, True):
+        return []  # the caller asked for an ignored directory by name: read it, by its own rules
     return found
 
 
