@@ -87,6 +87,7 @@ def test_every_operation_is_documented(schema: dict[str, Any]) -> None:
                 assert body["example"]["error"]["code"], (where, status)
         if path not in PUBLIC_PATHS:
             assert "401" in responses, where
+        assert "500" in responses, where
         if "requestBody" in operation:
             assert "422" in responses, where
 

@@ -126,6 +126,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     components = schema.setdefault("components", {})
     components["securitySchemes"] = SECURITY_SCHEMES
     validation_error = _documented(error_responses(422)[422])
+    internal_error = _documented(error_responses(500)[500])
     for path, operations in schema.get("paths", {}).items():
         for operation in operations.values():
             if path not in PUBLIC_PATHS and "security" not in operation:
@@ -134,6 +135,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             if _is_fastapi_default_422(responses.get("422")):
                 # FastAPI documents its own validation body; this server answers ErrorResponse.
                 responses["422"] = json.loads(json.dumps(validation_error))
+            # Any route can meet an unexpected fault; the last-resort handler answers it with this body.
+            responses.setdefault("500", json.loads(json.dumps(internal_error)))
             for response in responses.values():
                 response.setdefault("headers", {})[REQUEST_ID_HEADER] = _REQUEST_ID_DOC
     schemas = components.get("schemas", {})
