@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import anyio
 import httpx
@@ -23,7 +24,15 @@ from memorylink.client._base import (
 )
 from memorylink.client._errors import connection_error, retry_after
 from memorylink.client._events import AsyncRemoteEvents
+from memorylink.client._ingest import ingest_over, whoami_call
 from memorylink.client._retry import Retries
+from memorylink.ingest.chunking import DEFAULT_CHUNK_SIZE
+from memorylink.ingest.engine import DEFAULT_MAX_FILE_BYTES
+from memorylink.models import BatchResult, Memory, Page
+
+if TYPE_CHECKING:
+    from memorylink.ingest.engine import PathsArg
+    from memorylink.ingest.models import IngestReport
 
 __all__ = ["AsyncRemoteStore", "AsyncRemoteWebhooks"]
 
@@ -151,6 +160,54 @@ class AsyncRemoteStore:
                     continue
             return call.parse(response)
 
+    async def ingest(
+        self,
+        paths: PathsArg,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        tags: Iterable[str] = (),
+        metadata: Mapping[str, Any] | None = None,
+        include: Iterable[str] | None = None,
+        exclude: Iterable[str] | None = None,
+        respect_gitignore: bool = True,
+        include_hidden: bool = False,
+        prune: bool = True,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> IngestReport:
+        """Store files and directories as chunk memories on the server, as :meth:`MemoryStore.ingest` does.
+
+        The files are read here and cut here; their chunks go to the server in batches, and
+        re-ingesting replaces only what changed (the engine compares with the stored chunks
+        through ``list``). Without ``user_id`` the chunks belong to the credential's user.
+        Chunks are cut to the default ``limits.max_text_length``; see docs/client.md.
+        """
+        user = user_id if user_id is not None else (await self._send(whoami_call())).user_id
+        blocking = _Blocking(self)
+        return await anyio.to_thread.run_sync(
+            functools.partial(
+                ingest_over,
+                blocking,
+                paths,
+                user_id=user,
+                agent_id=agent_id,
+                run_id=run_id,
+                tags=tags,
+                metadata=metadata,
+                include=include,
+                exclude=exclude,
+                respect_gitignore=respect_gitignore,
+                include_hidden=include_hidden,
+                prune=prune,
+                chunk_size=chunk_size,
+                max_file_bytes=max_file_bytes,
+                on_progress=on_progress,
+            )
+        )
+
     async def close(self) -> None:
         """Close the connection pool. Idempotent; calls afterwards raise StoreClosedError."""
         if self._state == "closed":
@@ -188,3 +245,45 @@ async def _wait(sleep: Callable[[float], Any], seconds: float) -> None:
     waited = sleep(seconds)
     if inspect.isawaitable(waited):  # anyio.sleep, or a test's recorder (sync or async)
         await waited
+
+
+class _Blocking:
+    """The ingest engine's view of an AsyncRemoteStore from its worker thread (calls run on the event loop)."""
+
+    def __init__(self, store: AsyncRemoteStore) -> None:
+        self._store = store
+
+    def list(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        filter: Mapping[str, Any] | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Memory]:
+        call = functools.partial(
+            self._store.list,
+            user_id=user_id,
+            agent_id=agent_id,
+            run_id=run_id,
+            filter=filter,
+            limit=limit,
+            cursor=cursor,
+        )
+        return anyio.from_thread.run(call)
+
+    def add_many(self, items: Sequence[dict[str, Any]]) -> BatchResult:
+        return anyio.from_thread.run(functools.partial(self._store.add_many, items))
+
+    def delete_many(
+        self,
+        ids: Iterable[str] | None = None,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+    ) -> int:
+        call = functools.partial(self._store.delete_many, ids, user_id=user_id, agent_id=agent_id, run_id=run_id)
+        return anyio.from_thread.run(call)

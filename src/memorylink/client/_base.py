@@ -73,8 +73,6 @@ NOT_REMOTE: dict[str, str] = {
     "export": "an export is sealed under the store key, which stays on the server; page through list() instead",
     "import_": "an import keeps ids and timestamps, which the REST API does not let a caller set; use add_many",
     "emit": "publishes the server's own events (auth.login, api_key.used); callers cannot inject events",
-    "ingest": "reads files on the caller's disk and needs the server's limits and the caller's resolved user, "
-    "which the REST API does not expose; memorylink.ingest.ingest_paths over RemoteStore does it with them given",
 }
 """MemoryStore methods RemoteStore does not have, and why (a test keeps this list exact)."""
 

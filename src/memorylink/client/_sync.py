@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import httpx
 
@@ -22,7 +22,14 @@ from memorylink.client._base import (
 )
 from memorylink.client._errors import connection_error, retry_after
 from memorylink.client._events import RemoteEvents
+from memorylink.client._ingest import ingest_over, whoami_call
 from memorylink.client._retry import Retries
+from memorylink.ingest.chunking import DEFAULT_CHUNK_SIZE
+from memorylink.ingest.engine import DEFAULT_MAX_FILE_BYTES
+
+if TYPE_CHECKING:
+    from memorylink.ingest.engine import PathsArg
+    from memorylink.ingest.models import IngestReport
 
 __all__ = ["RemoteStore", "RemoteWebhooks"]
 
@@ -167,6 +174,50 @@ class RemoteStore:
                     sleep(wait)
                     continue
             return call.parse(response)
+
+    def ingest(
+        self,
+        paths: PathsArg,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        tags: Iterable[str] = (),
+        metadata: Mapping[str, Any] | None = None,
+        include: Iterable[str] | None = None,
+        exclude: Iterable[str] | None = None,
+        respect_gitignore: bool = True,
+        include_hidden: bool = False,
+        prune: bool = True,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> IngestReport:
+        """Store files and directories as chunk memories on the server, as :meth:`MemoryStore.ingest` does.
+
+        The files are read here and cut here; their chunks go to the server in batches, and
+        re-ingesting replaces only what changed (the engine compares with the stored chunks
+        through ``list``). Without ``user_id`` the chunks belong to the credential's user.
+        Chunks are cut to the default ``limits.max_text_length``; see docs/client.md.
+        """
+        user = user_id if user_id is not None else self._send(whoami_call()).user_id
+        return ingest_over(
+            self,
+            paths,
+            user_id=user,
+            agent_id=agent_id,
+            run_id=run_id,
+            tags=tags,
+            metadata=metadata,
+            include=include,
+            exclude=exclude,
+            respect_gitignore=respect_gitignore,
+            include_hidden=include_hidden,
+            prune=prune,
+            chunk_size=chunk_size,
+            max_file_bytes=max_file_bytes,
+            on_progress=on_progress,
+        )
 
     def close(self) -> None:
         """Close the connection pool. Idempotent; calls afterwards raise StoreClosedError."""
