@@ -11,6 +11,7 @@ from memorylink import MemoryStore
 from memorylink.server import ServerSettings, create_app
 from memorylink.server.auth import AuthSettings, build_guard
 from memorylink.server.auth.guard import AuthGuard
+from memorylink.server.auth.service import AuthService
 from memorylink.server.ratelimit import RateLimitSettings
 
 PASSWORD = "correct horse battery"
@@ -40,7 +41,7 @@ class AuthApp:
     tokens: dict[str, str] = field(default_factory=dict)
 
     @property
-    def service(self):  # type: ignore[no-untyped-def]
+    def service(self) -> AuthService:
         return self.guard.service
 
     def add_user(self, username: str, *, role: str = "user", user_id: str | None = None) -> None:
