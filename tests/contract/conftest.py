@@ -53,6 +53,7 @@ class LiveServer:
         import uvicorn
 
         self.switch = SwitchApp()
+        self.app: Any = None  # the session's FastAPI app, made over the first test's store
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         # Accepted connections inherit this: without it uvicorn's two writes per response
@@ -90,15 +91,28 @@ def _settings(settings: Settings | None) -> Settings:
 
 
 def _serve(live: LiveServer, store: MemoryStore) -> str:
-    """Put ``store`` behind the live server with the real guard; returns an admin API key."""
+    """Put ``store`` behind the live server with the real guard; returns an admin API key.
+
+    One app serves the whole session and each test's store is swapped in with its own
+    guard (the ``app.state`` contract every route reads). A fresh ``create_app`` per test
+    would be the same server, but FastAPI builds each route's validators on the route's
+    first request (about 0.3 s per app), which would double the suite's time.
+    """
     from memorylink.server import ServerSettings, create_app
-    from memorylink.server.auth import AuthService
+    from memorylink.server.auth import AuthService, build_guard
     from memorylink.server.ratelimit import RateLimitSettings
 
     # The key acts as the store's default user, so calls that name no user act as a local store's do.
     key = AuthService(store).accounts.create_key(scopes=["admin"], user_id="default", name="contract suite")
     settings = ServerSettings(rate_limits=RateLimitSettings(enabled=False))
-    live.switch.app = create_app(store, settings)  # the default guard: API keys and JWTs, as served
+    if live.app is None:
+        live.app = create_app(store, settings)  # the default guard: API keys and JWTs, as served
+    for derived in ("auth_service", "event_streams"):  # built on first use over the previous store
+        if hasattr(live.app.state, derived):
+            delattr(live.app.state, derived)
+    live.app.state.store = store
+    live.app.state.guard = build_guard(store, settings)
+    live.switch.app = live.app
     return key.key
 
 
@@ -109,14 +123,16 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def make_store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., Any]]:
-    """``make_store(settings=None)``: a fresh store of this backend (one per test; all closed afterwards)."""
+    """``make_store(settings=None, on_disk=False)``: a fresh store of this backend (one per test; closed afterwards)."""
     opened: list[Any] = []
     live: LiveServer | None = request.getfixturevalue("live_server") if backend == "remote" else None
 
-    def factory(settings: Settings | None = None) -> Any:
+    def factory(settings: Settings | None = None, *, on_disk: bool = False) -> Any:
         if opened:
             raise RuntimeError("one store per test: the live server serves one app at a time")
-        local = MemoryStore.open(tmp_path / "store", key=KEY, embedder=HashingEmbedder(), settings=_settings(settings))
+        # In memory unless a test needs files (the same SQLite, without a sync to disk per write).
+        path = tmp_path / "store" if on_disk else None
+        local = MemoryStore.open(path, key=KEY, embedder=HashingEmbedder(), settings=_settings(settings))
         opened.append(local)
         if live is None:
             return local

@@ -13,7 +13,8 @@ from memorylink.events import NewWebhook, WebhookEndpoint
 HOOK = "https://hooks.example.com/memorylink"
 
 
-def test_stats(store: Any) -> None:
+def test_stats(make_store: Any) -> None:
+    store = make_store(on_disk=True)
     store.add("a", user_id="u1")
     store.add("b", user_id="u2")
     memory = store.add("c", user_id="u2")
