@@ -126,6 +126,7 @@ def make_store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> 
     """``make_store(settings=None, on_disk=False)``: a fresh store of this backend (one per test; closed afterwards)."""
     opened: list[Any] = []
     live: LiveServer | None = request.getfixturevalue("live_server") if backend == "remote" else None
+    served: dict[str, str] = request.getfixturevalue("served")
 
     def factory(settings: Settings | None = None, *, on_disk: bool = False) -> Any:
         if opened:
@@ -138,7 +139,8 @@ def make_store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> 
             return local
         from memorylink.client import RemoteStore
 
-        remote = RemoteStore(live.url, api_key=_serve(live, local), retries=0)
+        served.update(url=live.url, api_key=_serve(live, local))
+        remote = RemoteStore(served["url"], api_key=served["api_key"], retries=0)
         opened.append(remote)
         return remote
 
@@ -147,6 +149,12 @@ def make_store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> 
         live.switch.app = None
     for store in reversed(opened):
         store.close()
+
+
+@pytest.fixture
+def served() -> dict[str, str]:
+    """The remote backend's ``url`` and admin ``api_key`` once ``make_store`` made its store (else empty)."""
+    return {}
 
 
 @pytest.fixture

@@ -121,3 +121,10 @@ def test_bad_filter_in_list(store: Any) -> None:
     with pytest.raises(ValidationError) as caught:
         store.list(filter={"colour": "red"})
     assert "colour" in str(caught.value)
+
+
+def test_empty_shortcuts_filter_nothing(store: Any) -> None:
+    memory = store.add("x", tags=["a"], metadata={"k": 1})
+    for options in ({"tags": []}, {"metadata": {}}, {"date_range": (None, None)}, {"filter": {}}):
+        assert [m.id for m in store.list(**options).items] == [memory.id], options
+        assert [h.memory.id for h in store.search("x", **options).hits] == [memory.id], options
