@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -158,3 +159,28 @@ def test_serve_refuses_no_auth_off_loopback(cli_store: tuple[Path, dict[str, str
     )
     assert result.returncode == 2
     assert "--no-auth" in result.stderr and "0.0.0.0" in result.stderr
+
+
+def test_serve_logs_json_lines_with_the_request_fields(cli_store: tuple[Path, dict[str, str]]) -> None:
+    _, env = cli_store
+    port = _free_port()
+    process = _serve(env, "--port", str(port), "--no-auth", "--log-json")
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_for_health(url, process)
+        httpx.post(f"{url}/api/v1/memories", json={"text": "never in a log line"}, headers={"X-Request-ID": "j-1"})
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    records = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    requests = [r for r in records if r.get("request_id") == "j-1"]
+    assert len(requests) == 1
+    assert {k: requests[0][k] for k in ("method", "route", "status", "logger")} == {
+        "method": "POST",
+        "route": "/api/v1/memories",
+        "status": 201,
+        "logger": "memorylink.server.middleware",
+    }
+    assert requests[0]["duration_ms"] > 0
+    assert "never in a log line" not in stderr

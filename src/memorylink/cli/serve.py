@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import signal
 import sys
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -54,6 +55,9 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--metrics-public", help="Serve /metrics without credentials.")
         ] = False,
         log_level: Annotated[str, typer.Option("--log-level", help=f"One of {', '.join(LOG_LEVELS)}.")] = "info",
+        log_json: Annotated[
+            bool, typer.Option("--log-json", help="Log one JSON object per line (request fields as keys).")
+        ] = False,
     ) -> None:
         """Run the REST API (docs at /docs) until interrupted; each request needs an API key or a token."""
         try:
@@ -80,7 +84,7 @@ def register(app: typer.Typer) -> None:
             max_body_bytes=max_body_bytes,
             metrics_public=metrics_public,
         )
-        _log_to_stderr(log_level)
+        _log_to_stderr(log_level, as_json=log_json)
         out = Output()
         state = state_of(ctx)
         # The event feed (SSE, WebSocket) reads the outbox, so this process always writes it.
@@ -123,12 +127,37 @@ def _server_class(base: type[uvicorn.Server]) -> type[uvicorn.Server]:
     return Server
 
 
-def _log_to_stderr(level: str) -> None:
+# The request log line's extra fields (see memorylink.server.middleware).
+REQUEST_FIELDS = ("method", "route", "status", "duration_ms", "request_id")
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per record: time, level, logger, message, and the request fields when present."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in REQUEST_FIELDS:
+            if hasattr(record, name):
+                entry[name] = getattr(record, name)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def _log_to_stderr(level: str, *, as_json: bool) -> None:
     """Send memorylink's logs (one line per request among them) to stderr, unless logging is set up."""
     logger = logging.getLogger("memorylink")
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        formatter = (
+            JsonLogFormatter() if as_json else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
+        handler.setFormatter(formatter)
         logger.addHandler(handler)
     logger.setLevel(level.upper())
 
