@@ -406,3 +406,18 @@ def test_websocket_answers_heartbeats_and_survives_being_timed_out(
         received = [next(iter(idle)).event.data["id"] for _ in range(3)]
         idle.close()
     assert received == written
+
+
+def test_reconnect_defaults_are_the_documented_ones() -> None:
+    policy = Reconnect()
+    assert (policy.initial_delay_s, policy.max_delay_s, policy.multiplier, policy.max_attempts) == (
+        0.5,
+        30.0,
+        2.0,
+        None,
+    )
+    assert RemoteEvents(httpx.Client()).idle_timeout_s == 60.0
+    with pytest.raises(ValidationError):
+        Reconnect(multiplier=0.5)
+    with pytest.raises(ValidationError):
+        Reconnect(max_attempts=0)
