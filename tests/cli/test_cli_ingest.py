@@ -22,7 +22,7 @@ def test_ingest_reports_and_a_second_run_changes_nothing(store_cli: Cli, tmp_pat
     first = store_cli.ok("ingest", str(root), "--tag", "demo", "--json")
     report = json.loads(first.stdout)
     assert (report["files_seen"], report["files_added"], report["chunks_added"]) == (2, 2, 3)
-    again = json.loads(store_cli.ok("ingest", str(root), "--json").stdout)
+    again = json.loads(store_cli.ok("ingest", str(root), "--tag", "demo", "--json").stdout)
     assert (again["files_unchanged"], again["chunks_added"], again["chunks_deleted"]) == (2, 0, 0)
     listed = json.loads(store_cli.ok("list", "--tag", "demo", "--json").stdout)["items"]
     assert sorted(m["metadata"]["source"] for m in listed) == ["README.md", "src/app.py", "src/app.py"]
