@@ -359,3 +359,12 @@ def test_async_store_sends_the_same_requests(server: FakeServer) -> None:
     assert server.body(0) == {"text": "hello", "tags": ["t"], "dedupe": False}
     assert server.body(1)["top_k"] == 1
     assert all(r.headers["x-api-key"] == "k" for r in server.requests)
+
+
+def test_an_encrypted_export_is_refused_before_any_request(server: FakeServer) -> None:
+    import io
+
+    with remote(server) as store, pytest.raises(ValidationError) as caught:
+        store.export(io.StringIO())
+    assert caught.value.field == "plaintext" and "memorylink export" in caught.value.message
+    assert server.requests == []

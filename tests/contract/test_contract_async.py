@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -52,6 +53,9 @@ def test_async_batches_and_deletes(run_async: Callable[..., None]) -> None:
         assert (batch.succeeded, batch.failed, [e.index for e in batch.errors]) == (2, 1, [1])
         messages = await store.add_messages([{"role": "user", "content": "hi"}], run_id="r1")
         assert messages.succeeded == 1
+        out = io.StringIO()
+        assert await store.export(out, plaintext=True) == 3
+        assert len(out.getvalue().splitlines()) == 4  # the header, then each memory
         assert await store.delete_many(ids=batch.ids) == 2
         assert await store.delete_many(filter={}) == 1
 

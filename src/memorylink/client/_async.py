@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import os
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import anyio
 import httpx
@@ -24,11 +25,12 @@ from memorylink.client._base import (
 )
 from memorylink.client._errors import connection_error, retry_after
 from memorylink.client._events import AsyncRemoteEvents
+from memorylink.client._export import check_plaintext, export_over
 from memorylink.client._ingest import ingest_over, whoami_call
 from memorylink.client._retry import Retries
 from memorylink.ingest.chunking import DEFAULT_CHUNK_SIZE
 from memorylink.ingest.engine import DEFAULT_MAX_FILE_BYTES
-from memorylink.models import BatchResult, Memory, Page
+from memorylink.models import BatchResult, Memory, Page, StoreStats
 
 if TYPE_CHECKING:
     from memorylink.ingest.engine import PathsArg
@@ -160,6 +162,28 @@ class AsyncRemoteStore:
                     continue
             return call.parse(response)
 
+    async def export(
+        self,
+        destination: str | os.PathLike[str] | IO[str],
+        *,
+        plaintext: bool = False,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+    ) -> int:
+        """Write the memories in scope as a plaintext JSON Lines export, as ``MemoryStore.export(plaintext=True)``.
+
+        Pages through ``list`` (oldest first); ``MemoryStore.import_`` reads the file. Only
+        ``plaintext=True`` is possible here: an encrypted export needs the store key, which
+        never leaves the server (a ValidationError naming ``plaintext`` says so).
+        """
+        check_plaintext(plaintext)
+        scope = {"user_id": user_id, "agent_id": agent_id, "run_id": run_id}
+        blocking = _Blocking(self)
+        return await anyio.to_thread.run_sync(
+            functools.partial(export_over, blocking.list_page, blocking.stats, destination, scope)
+        )
+
     async def ingest(
         self,
         paths: PathsArg,
@@ -248,7 +272,10 @@ async def _wait(sleep: Callable[[float], Any], seconds: float) -> None:
 
 
 class _Blocking:
-    """The ingest engine's view of an AsyncRemoteStore from its worker thread (calls run on the event loop)."""
+    """A blocking view of an AsyncRemoteStore for the ingest and export engines' worker thread.
+
+    Each call runs on the event loop the store belongs to.
+    """
 
     def __init__(self, store: AsyncRemoteStore) -> None:
         self._store = store
@@ -273,6 +300,12 @@ class _Blocking:
             cursor=cursor,
         )
         return anyio.from_thread.run(call)
+
+    def list_page(self, **options: Any) -> Page[Memory]:
+        return anyio.from_thread.run(functools.partial(self._store.list, **options))
+
+    def stats(self) -> StoreStats:
+        return anyio.from_thread.run(self._store.stats)
 
     def add_many(self, items: Sequence[dict[str, Any]]) -> BatchResult:
         return anyio.from_thread.run(functools.partial(self._store.add_many, items))

@@ -70,7 +70,6 @@ NOT_REMOTE: dict[str, str] = {
     "rotate_key": "the store key never leaves the server host: run `memorylink rotate-key` there",
     "checkpoint": "writes the index snapshot on the server host, which does it at close and on its own schedule",
     "check": "decrypts every record on the server host; GET /health/ready is the remote readiness check",
-    "export": "an export is sealed under the store key, which stays on the server; page through list() instead",
     "import_": "an import keeps ids and timestamps, which the REST API does not let a caller set; use add_many",
     "emit": "publishes the server's own events (auth.login, api_key.used); callers cannot inject events",
 }

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import httpx
 
@@ -22,6 +23,7 @@ from memorylink.client._base import (
 )
 from memorylink.client._errors import connection_error, retry_after
 from memorylink.client._events import RemoteEvents
+from memorylink.client._export import check_plaintext, export_over
 from memorylink.client._ingest import ingest_over, whoami_call
 from memorylink.client._retry import Retries
 from memorylink.ingest.chunking import DEFAULT_CHUNK_SIZE
@@ -174,6 +176,25 @@ class RemoteStore:
                     sleep(wait)
                     continue
             return call.parse(response)
+
+    def export(
+        self,
+        destination: str | os.PathLike[str] | IO[str],
+        *,
+        plaintext: bool = False,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+    ) -> int:
+        """Write the memories in scope as a plaintext JSON Lines export, as ``MemoryStore.export(plaintext=True)``.
+
+        Pages through ``list`` (oldest first); ``MemoryStore.import_`` reads the file. Only
+        ``plaintext=True`` is possible here: an encrypted export needs the store key, which
+        never leaves the server (a ValidationError naming ``plaintext`` says so).
+        """
+        check_plaintext(plaintext)
+        scope = {"user_id": user_id, "agent_id": agent_id, "run_id": run_id}
+        return export_over(self.list, self.stats, destination, scope)
 
     def ingest(
         self,

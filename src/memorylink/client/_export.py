@@ -1,0 +1,56 @@
+"""RemoteStore.export: the memories in scope, paged through ``list``, written as a plaintext export.
+
+The file is the format :meth:`MemoryStore.export` writes with ``plaintext=True`` (a header
+line, then one memory per line, ids and timestamps kept), so ``MemoryStore.import_`` reads
+it. An encrypted export is sealed under the store key, which never leaves the server, so
+the client writes plaintext only and says so when asked for more.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import IO, Any
+
+from memorylink._exchange import export_memories
+from memorylink.errors import PermissionDeniedError, ValidationError
+from memorylink.models import Memory, Page, StoreStats
+
+__all__ = ["PAGE_SIZE", "check_plaintext", "export_over"]
+
+PAGE_SIZE = 500
+"""Memories per ``list`` request (within the default ``limits.max_page_size``)."""
+
+
+def check_plaintext(plaintext: bool) -> None:
+    """Refuse an encrypted export: the client does not have the store key."""
+    if not plaintext:
+        raise ValidationError(
+            "an encrypted export is sealed under the store key, which never leaves the server: export with "
+            "plaintext=True here, or run `memorylink export` on the server host",
+            field="plaintext",
+        )
+
+
+def export_over(
+    list_page: Callable[..., Page[Memory]],
+    stats: Callable[[], StoreStats],
+    destination: str | os.PathLike[str] | IO[str],
+    scope: dict[str, Any],
+) -> int:
+    """Write every memory ``list_page(**scope, ...)`` returns, oldest first, to ``destination``."""
+    try:
+        embedder = stats().embedder
+    except PermissionDeniedError:  # stats are for admins; the name is informational (import re-embeds)
+        embedder = "unknown"
+
+    def memories() -> Iterator[Memory]:
+        cursor: str | None = None
+        while True:
+            page = list_page(**scope, order="created_asc", limit=PAGE_SIZE, cursor=cursor)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    return export_memories(destination, memories(), cipher=None, kdf=None, embedder=embedder)
