@@ -66,3 +66,16 @@ def test_writes_without_a_user_go_to_the_keys_user(served: tuple[Live, MemorySto
         with pytest.raises(PermissionDeniedError) as caught:
             alice.list(user_id="bob")
         assert caught.value.request_id is not None
+
+
+def test_a_body_over_the_servers_limit_is_a_limit_error(served: tuple[Live, MemoryStore]) -> None:
+    from memorylink import LimitExceededError
+
+    live, store = served
+    with RemoteStore(live.url, api_key=key_for(store, "default", ("admin",))) as remote:
+        with pytest.raises(LimitExceededError) as caught:
+            remote.add_many(["x" * 9_000] * 130)  # about 1.2 MB of JSON; the default limit is 1 MiB
+        assert (caught.value.limit, caught.value.maximum) == ("max_body_bytes", 1024 * 1024)
+        assert caught.value.actual is not None and caught.value.actual > 1024 * 1024
+        assert caught.value.request_id is not None
+    assert all(m.text != "x" * 9_000 for m in store.list(limit=1000).items)  # nothing of the batch was stored
