@@ -79,3 +79,16 @@ def test_a_body_over_the_servers_limit_is_a_limit_error(served: tuple[Live, Memo
         assert caught.value.actual is not None and caught.value.actual > 1024 * 1024
         assert caught.value.request_id is not None
     assert all(m.text != "x" * 9_000 for m in store.list(limit=1000).items)  # nothing of the batch was stored
+
+
+def test_request_shape_errors_list_each_problem(served: tuple[Live, MemoryStore]) -> None:
+    from memorylink import ValidationError
+
+    live, store = served
+    with (
+        RemoteStore(live.url, api_key=key_for(store, "default", ("admin",))) as remote,
+        pytest.raises(ValidationError) as caught,
+    ):
+        remote.list(order="sideways")  # type: ignore[arg-type]
+    errors = caught.value.details["errors"]
+    assert any("order" in [str(part) for part in error["loc"]] for error in errors)
