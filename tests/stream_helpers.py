@@ -46,11 +46,11 @@ class Live:
         assert not self.thread.is_alive(), "uvicorn did not stop within the deadline"
 
 
-def start(app: FastAPI, *, server_class: type[uvicorn.Server] = StreamingServer) -> Live:
-    """Serve ``app`` on a free 127.0.0.1 port in a thread; returns once it accepts connections."""
+def start(app: FastAPI, *, server_class: type[uvicorn.Server] = StreamingServer, port: int = 0) -> Live:
+    """Serve ``app`` on 127.0.0.1 (a free port by default) in a thread; returns once it accepts connections."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="websockets-sansio")
     server = server_class(config)

@@ -39,6 +39,7 @@ from stream_helpers import (
     Live,
     open_feeds,
     serving,
+    start,
     stream_app,
     wait_until,
 )
@@ -421,3 +422,24 @@ def test_reconnect_defaults_are_the_documented_ones() -> None:
         Reconnect(multiplier=0.5)
     with pytest.raises(ValidationError):
         Reconnect(max_attempts=0)
+
+
+def test_a_following_feed_outlives_a_server_restart(
+    store: MemoryStore, http_for: Callable[[str, str], httpx.Client]
+) -> None:
+    first = start(stream_app(store, poll_interval_s=0.05, sse_retry_ms=10))
+    port = int(first.url.rsplit(":", 1)[1])
+    feed = RemoteEvents(http_for(first.url, ADMIN_KEY), reconnect=FAST).feed(follow=True)
+    collector = Collector(feed)
+    store.add("before the restart")
+    collector.wait_for(1)
+    first.stop()  # the stream ends cleanly; reconnects are refused while nothing listens
+    written = [store.add(f"while down {n}").id for n in range(3)]
+    second = start(stream_app(store, poll_interval_s=0.05), port=port)
+    try:
+        events = collector.wait_for(4)
+    finally:
+        collector.stop()
+        second.stop()
+    assert [e.data["id"] for e in events[1:]] == written
+    assert [e.id for e in events] == ids(store)
