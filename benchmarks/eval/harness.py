@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 import re
 import time
 from collections import Counter, defaultdict
@@ -42,7 +43,9 @@ class CachedEmbedder:
         self._dirty = False
         if path.exists():
             with np.load(path, allow_pickle=False) as data:
-                self._vectors = dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
+                # another model's vectors (or a file without the model's name) are not reused
+                if "embedder" in data.files and str(data["embedder"]) == self.name:
+                    self._vectors = dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
 
     @property
     def name(self) -> str:
@@ -67,8 +70,15 @@ class CachedEmbedder:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         texts = list(self._vectors)
-        with open(self.path, "wb") as handle:  # np.savez would append .npz to a str path
-            np.savez(handle, texts=np.array(texts), vectors=np.stack([self._vectors[t] for t in texts]))
+        partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        with open(partial, "wb") as handle:  # np.savez would append .npz to a str path
+            np.savez(
+                handle,
+                embedder=np.array(self.name),
+                texts=np.array(texts),
+                vectors=np.stack([self._vectors[t] for t in texts]),
+            )
+        os.replace(partial, self.path)  # atomic: a concurrent run reads the old file or the new one
         self._dirty = False
 
 

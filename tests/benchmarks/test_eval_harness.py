@@ -218,6 +218,23 @@ def test_cached_embedder_reuses_vectors_across_instances(tmp_path: Path) -> None
     assert again.embed(["c d", "e f"]) == pytest.approx(second.embed(["c d", "e f"]))
     assert second.embedded == ["e f", "c d", "e f"]  # only "e f" went through the cache's inner call
     assert again.embed([]).shape == (0, 16)
+    assert list(tmp_path.iterdir()) == [path]  # written through a temporary file, then renamed
+
+
+def test_cached_embedder_ignores_another_models_vectors(tmp_path: Path) -> None:
+    path = tmp_path / "cache.npz"
+    cached = harness.CachedEmbedder(_CountingEmbedder(), path)
+    cached.embed(["a b"])
+    cached.save()
+
+    class Other(_CountingEmbedder):
+        @property
+        def name(self) -> str:
+            return "another-model"
+
+    other = Other()
+    harness.CachedEmbedder(other, path).embed(["a b"])
+    assert other.embedded == ["a b"]
 
 
 def test_overrides_from_the_command_line_build_settings() -> None:
