@@ -253,9 +253,7 @@ class DerivedState:
         """The keyword index of every stored memory (decrypting them), as of journal position ``high``."""
         keywords = self._new_keywords()
         for rows in self.storage.iter_memories(batch=5_000):
-            for row in rows:
-                memory_id, text, run_id, turn = keyword_entry(row.id, self.codec.open_row(row))
-                keywords.add(memory_id, text, run_id=run_id, turn=turn)
+            keywords.add_many([keyword_entry(row.id, self.codec.open_row(row)) for row in rows])
         self.keywords = keywords
         self.keyword_seq = high
 
@@ -267,9 +265,7 @@ class DerivedState:
             bodies = [self.codec.open_row(row) for row in rows]
             ids = np.fromiter((row.id for row in rows), dtype=np.int64, count=len(rows))
             self.index.add(ids, embed([body.text for body in bodies]))
-            for row, body in zip(rows, bodies, strict=True):
-                memory_id, text, run_id, turn = keyword_entry(row.id, body)
-                keywords.add(memory_id, text, run_id=run_id, turn=turn)
+            keywords.add_many([keyword_entry(row.id, body) for row, body in zip(rows, bodies, strict=True)])
         self.keywords = keywords
         self.applied_seq = self.keyword_seq = high
 
@@ -296,9 +292,7 @@ class DerivedState:
         if len(missing):
             logger.warning("indexing %d stored memories missing from the keyword index", len(missing))
             rows = self.storage.get_memories(missing.tolist())
-            for memory_id in sorted(rows):
-                entry = keyword_entry(memory_id, self.codec.open_row(rows[memory_id]))
-                self.keywords.add(entry[0], entry[1], run_id=entry[2], turn=entry[3])
+            self.keywords.add_many([keyword_entry(i, self.codec.open_row(rows[i])) for i in sorted(rows)])
 
     # -- keeping up with the journal -------------------------------------------------------
 
@@ -426,26 +420,29 @@ class DerivedState:
         for change in changes:
             last[change.memory_id] = change
         unknown: list[int] = []
+        removed: list[int] = []
+        entries: list[KeywordEntry] = []
         for memory_id, change in last.items():
             if change.op is Op.DELETE:
-                self.keywords.remove([memory_id])
+                removed.append(memory_id)
                 continue
             mine = own_texts.get(change.seq)
             if mine is not None and mine[0] == memory_id:
-                self.keywords.add(memory_id, mine[1], run_id=mine[2], turn=mine[3])
+                entries.append(mine)
             else:
                 unknown.append(memory_id)
         if unknown:
-            # Another process's write (or a TOUCH of ours): read the row as storage holds it now,
-            # inside the same read snapshot as the journal, so the result is exactly storage's.
+            # Another process's write (or a TOUCH without our text): read the row as storage holds
+            # it now, inside the same read snapshot as the journal, so the result is storage's.
             rows = self.storage.get_memories(sorted(unknown))
             for memory_id in sorted(unknown):
                 row = rows.get(memory_id)
                 if row is None:
-                    self.keywords.remove([memory_id])
-                    continue
-                entry = keyword_entry(memory_id, self.codec.open_row(row))
-                self.keywords.add(entry[0], entry[1], run_id=entry[2], turn=entry[3])
+                    removed.append(memory_id)
+                else:
+                    entries.append(keyword_entry(memory_id, self.codec.open_row(row)))
+        self.keywords.remove(removed)
+        self.keywords.add_many(entries)
         self.keyword_seq = max(self.keyword_seq, changes[-1].seq)
 
     def _update_catalog(

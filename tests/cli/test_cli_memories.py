@@ -91,6 +91,22 @@ def test_search_json_filters_threshold_and_sort(store_cli: Cli) -> None:
     assert "Alice prefers window seats" in table
 
 
+def test_search_modes_and_mmr(store_cli: Cli) -> None:
+    locker = add(store_cli, "The gym locker code is 5810")
+    add(store_cli, "Went to the gym on Monday")
+    for mode in ("hybrid", "vector", "keyword"):
+        result = json.loads(store_cli.ok("search", "locker 5810", "--mode", mode, "--json").stdout)
+        assert result["mode"] == mode
+        assert result["hits"][0]["memory"]["id"] == locker
+    keyword = json.loads(store_cli.ok("search", "5810", "--mode", "keyword", "--json").stdout)
+    assert [hit["memory"]["id"] for hit in keyword["hits"]] == [locker]
+    diverse = json.loads(store_cli.ok("search", "gym", "--mmr", "--json").stdout)
+    assert len(diverse["hits"]) == 2
+    bad = store_cli("search", "x", "--mode", "fuzzy")
+    assert bad.returncode == 2
+    assert "--mode" in bad.stderr
+
+
 def test_bad_where_unknown_option_and_limits_are_usage_errors(store_cli: Cli) -> None:
     bad_json = store_cli("search", "x", "--where", "{bad")
     assert bad_json.returncode == 2

@@ -248,3 +248,20 @@ def test_compaction_after_many_removals_keeps_answers() -> None:
     assert index._slots_used == len(model)
     got = scores_of(index, "word7 common")
     assert got == pytest.approx(oracle(model, "word7 common"))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    batches=st.lists(st.lists(st.tuples(st.integers(0, 10), texts), max_size=8), max_size=5),
+    query=texts,
+)
+def test_batched_adds_match_the_formula(batches: list[list[tuple[int, str]]], query: str) -> None:
+    index = KeywordIndex()
+    model: dict[int, str] = {}
+    for batch in batches:
+        index.add_many([(label, text, None, None) for label, text in batch])
+        model.update(batch)  # a label repeated in a batch: the last text wins
+    assert scores_of(index, query) == pytest.approx(oracle(model, query))
+    assert {label: index.terms_of(label) for label in model} == {
+        label: sorted(set(tokenize(text))) for label, text in model.items()
+    }

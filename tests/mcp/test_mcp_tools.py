@@ -98,6 +98,14 @@ async def test_every_tool_round_trip(memory_store: MemoryStore, mode: str) -> No
         got = Memory.model_validate(structured(await client.call_tool("get_memory", {"id": added.id})))
         assert got == added
 
+        for mode in ("keyword", "vector", "hybrid"):
+            by_mode = SearchResult.model_validate(
+                structured(await client.call_tool("search_memories", {"query": "green tea", "mode": mode, "mmr": True}))
+            )
+            assert by_mode.mode == mode and by_mode.hits[0].memory.id == added.id
+        bad_mode = await client.call_tool("search_memories", {"query": "green tea", "mode": "fuzzy"})
+        assert bad_mode.is_error
+
         updated = Memory.model_validate(
             structured(await client.call_tool("update_memory", {"id": added.id, "text": "Alice prefers oolong tea"}))
         )

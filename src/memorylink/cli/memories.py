@@ -161,12 +161,17 @@ def register(app: typer.Typer) -> None:
         since: SinceOpt = None,
         until: UntilOpt = None,
         similar: Annotated[bool, typer.Option("--similar", help="Attach each hit's nearest neighbours.")] = False,
+        mode: Annotated[
+            Literal["hybrid", "vector", "keyword"],
+            typer.Option("--mode", help="hybrid (words and meaning), vector (meaning) or keyword (words, BM25)."),
+        ] = "hybrid",
+        mmr: Annotated[bool, typer.Option("--mmr", help="Diversify: near-duplicates do not fill the top.")] = False,
         user_id: UserOpt = None,
         agent_id: AgentOpt = None,
         run_id: RunOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
-        """Find memories by meaning (exit code 1 when nothing matches)."""
+        """Find memories by words and meaning (exit code 1 when nothing matches)."""
         with state_of(ctx).open() as store:
             result = store.search(
                 query,
@@ -174,6 +179,8 @@ def register(app: typer.Typer) -> None:
                 threshold=threshold,
                 sort_by=sort,
                 include_similar=similar,
+                mode=mode,
+                mmr=mmr,
                 **_selection(where, tag, meta, since, until, (user_id, agent_id, run_id)),
             )
         Output(as_json=as_json).search(result)

@@ -33,7 +33,6 @@ import json
 import math
 import struct
 from array import array
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -126,7 +125,10 @@ class KeywordIndex:
         self._fwd_ptr = np.zeros(1, dtype=np.int64)
         self._fwd_terms = np.empty(0, dtype=np.int32)
         self._fwd_tf = np.empty(0, dtype=np.uint16)
-        self._fwd_tail: dict[int, tuple[npt.NDArray[np.int32], npt.NDArray[np.uint16]]] = {}
+        # Slots past the base: flat term / tf lists, and each slot's start offset in them.
+        self._tail_start: array[int] = array("q")
+        self._tail_terms: array[int] = array("i")
+        self._tail_tfs: array[int] = array("H")
         self._slot: dict[int, int] = {}
         # Conversation turns: label -> (run_id, turn), and the reverse; built lazily from a
         # snapshot's arrays (most opens never add a turn, and building them costs time).
@@ -163,33 +165,73 @@ class KeywordIndex:
         ``run_id`` and ``turn`` place the memory in a conversation: the turn ``turn - 1`` of
         the same run is its context (see the module docstring).
         """
-        label = int(label)
-        if label < 0:
-            raise ValueError("labels must be >= 0")
-        if label in self._slot:
-            self._remove_one(label)
-        words = tokenize(text)
-        counts = Counter(words)
-        slot = self._new_slot(label, len(words))
-        term_ids = np.fromiter((self._term_id(word) for word in counts), dtype=np.int32, count=len(counts))
-        tfs = np.fromiter((min(c, _TF_MAX) for c in counts.values()), dtype=np.uint16, count=len(counts))
-        for term, tf in zip(term_ids.tolist(), tfs.tolist(), strict=True):
-            tail = self._post_tail.get(term)
-            if tail is None:
-                tail = self._post_tail[term] = (array("i"), array("H"))
-            tail[0].append(slot)
-            tail[1].append(tf)
-        if len(term_ids):
-            self._df[term_ids] += 1
-        self._fwd_tail[slot] = (term_ids, tfs)
-        if run_id is not None and turn is not None:
-            self._link_turn(label, slot, run_id, int(turn))
-        self._mutations += 1
+        self.add_many([(label, text, run_id, turn)])
 
     def add_many(self, items: Iterable[tuple[int, str, str | None, int | None]]) -> None:
-        """``add`` for each ``(label, text, run_id, turn)``."""
+        """``add`` for each ``(label, text, run_id, turn)`` in one vectorised pass (a repeated label: last wins)."""
+        latest: dict[int, tuple[str, str | None, int | None]] = {}
         for label, text, run_id, turn in items:
-            self.add(label, text, run_id=run_id, turn=turn)
+            label = int(label)
+            if label < 0:
+                raise ValueError("labels must be >= 0")
+            latest.pop(label, None)
+            latest[label] = (text, run_id, turn)
+        if not latest:
+            return
+        for label in latest:
+            if label in self._slot:
+                self._remove_one(label)
+        terms = self._terms
+        term_id = self._term_id
+        flat: list[int] = []
+        lengths: list[int] = []
+        for text, _, _ in latest.values():
+            words = tokenize(text)
+            lengths.append(len(words))
+            flat.extend([terms[w] if w in terms else term_id(w) for w in words])
+        count = len(latest)
+        first = self._reserve(count)
+        slots = np.arange(first, first + count, dtype=np.int64)
+        labels = np.fromiter(latest.keys(), dtype=np.int64, count=count)
+        doc_lengths = np.array(lengths, dtype=np.int64)
+        self._labels[slots] = labels
+        self._lengths[slots] = doc_lengths
+        self._alive[slots] = True
+        self._slots_used = first + count
+        self._slot.update(zip(labels.tolist(), slots.tolist(), strict=True))
+        self._total_length += float(doc_lengths.sum())
+        # (document, term) pairs with their counts, sorted by document then term.
+        width = len(self._term_list) + 1
+        keys = np.repeat(np.arange(count, dtype=np.int64), doc_lengths) * width + np.array(flat, dtype=np.int64)
+        pairs, tfs = np.unique(keys, return_counts=True)
+        docs, term_ids = pairs // width, pairs % width
+        tfs = np.minimum(tfs, _TF_MAX).astype(np.uint16)
+        self._df[: len(self._term_list)] += np.bincount(term_ids, minlength=len(self._term_list))
+        # Forward lists of the new slots: appended to the flat tail, one start offset per slot.
+        starts = len(self._tail_terms) + np.searchsorted(docs, np.arange(count))
+        self._tail_start.frombytes(starts.astype(np.int64).tobytes())
+        self._tail_terms.frombytes(term_ids.astype(np.int32).tobytes())
+        self._tail_tfs.frombytes(tfs.tobytes())
+        # Postings: each term's new (slot, tf) entries appended to its tail.
+        if len(term_ids):
+            order = np.argsort(term_ids, kind="stable")
+            sorted_terms = term_ids[order]
+            entry_slots = (docs[order] + first).astype(np.int32)
+            entry_tfs = tfs[order]
+            bounds = np.flatnonzero(np.diff(sorted_terms)) + 1
+            heads = np.concatenate([[0], bounds])
+            ends = np.concatenate([bounds, [len(sorted_terms)]])
+            tail_of = self._post_tail
+            for term, low, high in zip(sorted_terms[heads].tolist(), heads.tolist(), ends.tolist(), strict=True):
+                tail = tail_of.get(term)
+                if tail is None:
+                    tail = tail_of[term] = (array("i"), array("H"))
+                tail[0].frombytes(entry_slots[low:high].tobytes())
+                tail[1].frombytes(entry_tfs[low:high].tobytes())
+        for (label, (_, run_id, turn)), slot in zip(latest.items(), slots.tolist(), strict=True):
+            if run_id is not None and turn is not None:
+                self._link_turn(label, slot, run_id, int(turn))
+        self._mutations += 1
 
     def remove(self, labels: Iterable[int]) -> None:
         """Drop these labels (labels not indexed are ignored)."""
@@ -218,25 +260,19 @@ class KeywordIndex:
             key = turns.pop(label, None)
             if key is not None and self._by_turn is not None and self._by_turn.get(key) == label:
                 del self._by_turn[key]
-        self._fwd_tail.pop(slot, None)
         self._mutations += 1
 
-    def _new_slot(self, label: int, length: int) -> int:
-        slot = self._slots_used
-        if slot >= len(self._labels):
-            grow = max(256, len(self._labels))
+    def _reserve(self, count: int) -> int:
+        """The first of ``count`` fresh slots (the per-slot arrays grow to hold them)."""
+        first = self._slots_used
+        if first + count > len(self._labels):
+            grow = max(256, len(self._labels), first + count - len(self._labels))
             self._labels = np.concatenate([self._labels, np.zeros(grow, dtype=np.int64)])
             self._lengths = np.concatenate([self._lengths, np.zeros(grow, dtype=np.float64)])
             self._alive = np.concatenate([self._alive, np.zeros(grow, dtype=np.bool_)])
             self._prev = np.concatenate([self._prev, np.full(grow, _NO_SLOT, dtype=np.int64)])
             self._next = np.concatenate([self._next, np.full(grow, _NO_SLOT, dtype=np.int64)])
-        self._slots_used += 1
-        self._labels[slot] = label
-        self._lengths[slot] = length
-        self._alive[slot] = True
-        self._slot[label] = slot
-        self._total_length += length
-        return slot
+        return first
 
     def _term_id(self, word: str) -> int:
         term = self._terms.get(word)
@@ -308,13 +344,19 @@ class KeywordIndex:
     # -- reads ----------------------------------------------------------------------------
 
     def _forward(self, slot: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.uint16]]:
-        tail = self._fwd_tail.get(slot)
-        if tail is not None:
-            return tail
-        if slot + 1 < len(self._fwd_ptr):
+        base = len(self._fwd_ptr) - 1
+        if slot < base:
             low, high = int(self._fwd_ptr[slot]), int(self._fwd_ptr[slot + 1])
             return self._fwd_terms[low:high], self._fwd_tf[low:high]
-        return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.uint16)
+        position = slot - base
+        if position >= len(self._tail_start):
+            return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.uint16)
+        low = self._tail_start[position]
+        high = self._tail_start[position + 1] if position + 1 < len(self._tail_start) else len(self._tail_terms)
+        return (
+            np.array(self._tail_terms[low:high], dtype=np.int32),
+            np.array(self._tail_tfs[low:high], dtype=np.uint16),
+        )
 
     def _postings(self, term: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.uint16]]:
         slots: list[npt.NDArray[np.int32]] = []
@@ -493,15 +535,19 @@ class KeywordIndex:
         used = self._slots_used
         alive = self._alive[:used]
         base_docs = len(self._fwd_ptr) - 1
-        entry_slots = [np.repeat(np.arange(base_docs, dtype=np.int64), np.diff(self._fwd_ptr))]
-        entry_terms = [self._fwd_terms.astype(np.int64)]
-        entry_tfs = [self._fwd_tf]
+        tail_starts = (
+            np.frombuffer(self._tail_start, dtype=np.int64) if len(self._tail_start) else np.zeros(0, np.int64)
+        )
+        tail_counts = np.diff(np.append(tail_starts, len(self._tail_terms)))
+        tail_terms = np.frombuffer(self._tail_terms, dtype=np.int32) if len(self._tail_terms) else np.zeros(0, np.int32)
+        tail_tfs = np.frombuffer(self._tail_tfs, dtype=np.uint16) if len(self._tail_tfs) else np.zeros(0, np.uint16)
         # Tail slots are all past the base ones, so the entries stay in slot order.
-        for slot in sorted(self._fwd_tail):
-            terms, tfs = self._fwd_tail[slot]
-            entry_slots.append(np.full(len(terms), slot, dtype=np.int64))
-            entry_terms.append(terms.astype(np.int64))
-            entry_tfs.append(tfs)
+        entry_slots = [
+            np.repeat(np.arange(base_docs, dtype=np.int64), np.diff(self._fwd_ptr)),
+            np.repeat(np.arange(base_docs, base_docs + len(tail_starts), dtype=np.int64), tail_counts),
+        ]
+        entry_terms = [self._fwd_terms.astype(np.int64), tail_terms.astype(np.int64)]
+        entry_tfs = [self._fwd_tf, tail_tfs.copy()]
         slots = np.concatenate(entry_slots)
         terms = np.concatenate(entry_terms)
         tfs = np.concatenate(entry_tfs)
@@ -562,7 +608,7 @@ class KeywordIndex:
         self._next[:docs] = parts["next"]
         self._slots_used = docs
         self._fwd_ptr, self._fwd_terms, self._fwd_tf = parts["fwd_ptr"], parts["fwd_terms"], parts["fwd_tf"]
-        self._fwd_tail = {}
+        self._tail_start, self._tail_terms, self._tail_tfs = array("q"), array("i"), array("H")
         self._post_ptr, self._post_slots, self._post_tf = parts["post_ptr"], parts["post_slots"], parts["post_tf"]
         self._post_tail = {}
         vocabulary: list[str] = parts["vocabulary"]

@@ -26,6 +26,7 @@ from memorylink.models import (
     Memory,
     NewMemory,
     Page,
+    SearchMode,
     SearchResult,
     SortBy,
     check_batch_size,
@@ -140,7 +141,9 @@ def register_tools(server: MCPServer, store: MemoryStore, scope: ServerScope) ->
             return BatchResult(succeeded=len(results) - failed, failed=failed, items=results)
 
     def search_memories(
-        query: Annotated[str, Field(description="What to look for, in natural language; matched by meaning.")],
+        query: Annotated[
+            str, Field(description="What to look for, in natural language; matched by words and by meaning.")
+        ],
         top_k: Annotated[int, Field(description=f"How many hits at most (1 to {limits.max_top_k}).")] = 10,
         threshold: Annotated[
             float | None, Field(description="Drop hits whose similarity (0 to 1) is below this, e.g. 0.3.")
@@ -155,6 +158,16 @@ def register_tools(server: MCPServer, store: MemoryStore, scope: ServerScope) ->
                 "date: newest first among the most similar."
             ),
         ] = "relevance",
+        mode: Annotated[
+            SearchMode,
+            Field(
+                description="hybrid: words and meaning together (best in general); vector: meaning only; "
+                "keyword: exact words only (names, numbers, codes)."
+            ),
+        ] = "hybrid",
+        mmr: Annotated[
+            bool, Field(description="Diversify the hits so near-duplicates do not fill the top.")
+        ] = False,
         agent_id: AgentId = None,
         run_id: RunId = None,
         user_id: UserId = None,
@@ -168,6 +181,8 @@ def register_tools(server: MCPServer, store: MemoryStore, scope: ServerScope) ->
                 tags=tags,
                 date_range=date_range,
                 sort_by=sort_by,
+                mode=mode,
+                mmr=mmr,
                 **scope.read(user_id, agent_id, run_id),
             )
 
