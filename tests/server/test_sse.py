@@ -286,3 +286,28 @@ def test_types_may_be_repeated(live: Live, store: MemoryStore, readers: Callable
         params=[("types", "memory.deleted"), ("types", "batch.completed"), ("start", "oldest"), ("follow", "false")],
     )
     assert [f.event for f in reader.events(2)] == ["memory.deleted", "batch.completed"]
+
+
+def test_caught_up_streams_share_one_read_per_commit(
+    store: MemoryStore, readers: Callable[..., SSEReader], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.add("the position everyone starts after")
+    position = outbox_ids(store)[-1]
+    reads: list[str | None] = []
+    real_feed = store.events.feed
+
+    def counting_feed(after: str | None = None, **kwargs: object) -> object:
+        reads.append(after)
+        return real_feed(after, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store.events, "feed", counting_feed)
+    with serving(stream_app(store, poll_interval_s=60)) as running:  # no poll wake-ups in the way
+        streams = [readers(running.url + EVENTS, headers=key(ADMIN_KEY)) for _ in range(5)]
+        for stream in streams:
+            assert stream.next().id == position
+        wait_until(lambda: reads.count(position) >= 1, "the streams to have read once")
+        before = reads.count(position)
+        store.add("one commit")
+        for stream in streams:
+            stream.events(1)
+        assert reads.count(position) - before == 1

@@ -46,6 +46,7 @@ class OutboxWatch:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._subscription: Subscription | None = None
         self._poller: asyncio.Task[None] | None = None
+        self._reads: dict[str | None, tuple[int, asyncio.Task[list[Event]]]] = {}
 
     def acquire(self) -> None:
         """A stream starts (call on the server's event loop)."""
@@ -105,6 +106,33 @@ class OutboxWatch:
     def _newest(self) -> str | None:
         return self._store.events.feed(start="latest").seek()
 
+    async def read_after(self, cursor: str | None) -> list[Event]:
+        """Up to a page of events after ``cursor``; streams at the same cursor share one read.
+
+        Most followers are caught up, so after a commit they all ask for the same page. A
+        read shared this way began after the caller's last wake-up (same ``version``); a
+        commit it missed bumps the version, so the caller reads again.
+        """
+        entry = self._reads.get(cursor)
+        if entry is None or entry[0] != self.version:
+            for stale in [key for key, (version, _) in self._reads.items() if version != self.version]:
+                del self._reads[stale]
+            task = asyncio.get_running_loop().create_task(run_in_threadpool(self._read, cursor))
+            task.add_done_callback(_retrieve)
+            entry = (self.version, task)
+            self._reads[cursor] = entry
+        # Shielded: one stream leaving must not cancel a read other streams wait for.
+        return await asyncio.shield(entry[1])
+
+    def _read(self, cursor: str | None) -> list[Event]:
+        return list(islice(self._store.events.feed(after=cursor), BATCH))
+
+
+def _retrieve(task: asyncio.Task[list[Event]]) -> None:
+    # Whoever awaited it saw any error; this only keeps asyncio from logging it as unretrieved.
+    if not task.cancelled():
+        task.exception()
+
 
 class Tail:
     """One stream's read position in the outbox: pages of events after ``cursor``, woken by the watch.
@@ -112,8 +140,7 @@ class Tail:
     ``cursor`` is the id of the last event handed out (None: from the oldest kept).
     """
 
-    def __init__(self, store: MemoryStore, watch: OutboxWatch, cursor: str | None) -> None:
-        self._store = store
+    def __init__(self, watch: OutboxWatch, cursor: str | None) -> None:
         self._watch = watch
         self.cursor = cursor
         self.closed = False
@@ -132,7 +159,7 @@ class Tail:
             NotFoundError: ``after`` is not in the outbox (unknown, or pruned).
         """
         feed = store.events.feed(after=after, start="oldest" if after is not None else start)
-        return cls(store, watch, await run_in_threadpool(feed.seek))
+        return cls(watch, await run_in_threadpool(feed.seek))
 
     def close(self) -> None:
         """Stop :meth:`pages` (from the event loop); a waiting one wakes."""
@@ -148,7 +175,7 @@ class Tail:
         try:
             while not self.closed:
                 seen = self._watch.version
-                page = await run_in_threadpool(self._read, self.cursor)
+                page = await self._watch.read_after(self.cursor)
                 if page:
                     yield page
                     self.cursor = page[-1].id
@@ -159,6 +186,3 @@ class Tail:
                 await self._watch.wait(seen)
         finally:
             self._watch.release()
-
-    def _read(self, cursor: str | None) -> list[Event]:
-        return list(islice(self._store.events.feed(after=cursor), BATCH))
