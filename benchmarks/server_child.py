@@ -1,0 +1,118 @@
+"""The REST server in a process of its own, for bench_server.py and bench_server_leak.py.
+
+    python benchmarks/server_child.py --store DIR --embedder minilm-onnx|hashing
+
+Opens the store at DIR (creating it if missing) with common.KEY and the named embedder, the
+way ``memorylink serve`` does (webhook delivery on, the outbox always written, so the event
+feed works), creates an admin API key with the auth package's ``Accounts``, serves
+``create_app`` with uvicorn on a free 127.0.0.1 port and prints one JSON line
+``{"url", "api_key", "pid"}``. It serves until SIGTERM or SIGINT, then closes the store.
+
+Authentication is on (every request is checked against the key's stored SHA-256); rate limits
+are off, since a benchmark spends any sane budget within a second.
+
+``serving(...)`` starts it from a benchmark and stops it afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from common import KEY
+from memorylink import EventSettings, MemoryStore, Settings
+from memorylink.embedders.known import embedder_named
+from memorylink.server import ServerSettings, create_app
+from memorylink.server.auth import Accounts
+from memorylink.server.ratelimit import RateLimitSettings
+
+START_TIMEOUT_S = 120.0  # loading the ONNX model and opening a large store included
+STOP_TIMEOUT_S = 30.0
+
+
+@dataclass
+class ServerProcess:
+    url: str
+    api_key: str
+    pid: int
+    process: subprocess.Popen[str]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"X-API-Key": self.api_key}
+
+
+@contextmanager
+def serving(store: Path, embedder: str) -> Iterator[ServerProcess]:
+    """Run this script as a child over ``store``; yields once ``/health`` answers, then stops it."""
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "--store", str(store), "--embedder", embedder],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        # The child prints its line as soon as its socket is bound (before any model loads).
+        ready, _, _ = select.select([process.stdout], [], [], START_TIMEOUT_S)
+        line = process.stdout.readline() if ready else ""
+        if not line:
+            raise RuntimeError(f"the server process exited ({process.wait(STOP_TIMEOUT_S)}) before serving")
+        info = json.loads(line)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                if httpx.get(f"{info['url']}/health", timeout=5.0).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the server process did not start serving within the deadline")
+            time.sleep(0.05)
+        yield ServerProcess(info["url"], info["api_key"], int(info["pid"]), process)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(STOP_TIMEOUT_S)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--store", required=True, help="the store directory")
+    parser.add_argument("--embedder", default="minilm-onnx", help="an embedder_named() choice")
+    args = parser.parse_args()
+
+    settings = Settings(events=EventSettings(deliver=True, outbox="always"))
+    with MemoryStore.open(args.store, key=KEY, embedder=embedder_named(args.embedder), settings=settings) as store:
+        accounts = Accounts(store.app_data, limits=store.settings.limits)
+        admin = accounts.create_key(scopes=("read", "write", "admin"), user_id="bench-admin", name="benchmark")
+        app = create_app(store, ServerSettings(rate_limits=RateLimitSettings(enabled=False)))
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        print(json.dumps({"url": f"http://127.0.0.1:{port}", "api_key": admin.key, "pid": os.getpid()}), flush=True)
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        uvicorn.Server(config).run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    main()
