@@ -136,6 +136,19 @@ def test_get_quotes_the_id_and_a_404_is_none(server: FakeServer) -> None:
     assert server.requests[1].url.raw_path == b"/api/v1/memories/a%2Fb"
 
 
+def test_a_404_for_a_route_is_not_a_missing_memory(server: FakeServer) -> None:
+    from memorylink import NotFoundError, RemoteError
+
+    server.default = error_json(404, "not_found", "no such route", {"path": "/api/v1/memories/x"})
+    with remote(server) as store:
+        with pytest.raises(RemoteError) as caught:
+            store.get("0d2jq3m5k8t9v")  # a missing route must not read as "no such memory"
+        assert (caught.value.code, caught.value.status) == ("not_found", 404)
+        assert not isinstance(caught.value, NotFoundError)
+        with pytest.raises(RemoteError):
+            store.delete("0d2jq3m5k8t9v")
+
+
 def test_a_404_without_a_memorylink_body_is_not_a_missing_memory(server: FakeServer) -> None:
     from memorylink import RemoteError
 

@@ -209,9 +209,9 @@ def _reader(adapter: pydantic.TypeAdapter[R]) -> Callable[[httpx.Response], R]:
 
 
 def _is_missing(response: httpx.Response) -> bool:
-    """A 404 the server answered for a missing record (not for a missing route)."""
+    """A 404 the server answered for a missing record (naming its id), not for a missing route."""
     body = read_error_body(response) if response.status_code == 404 else None
-    return body is not None and body["code"] == "not_found"
+    return body is not None and body["code"] == "not_found" and "id" in body["details"]
 
 
 def _memory_or_none(response: httpx.Response) -> Memory | None:

@@ -98,6 +98,8 @@ def _limit(message: str, details: dict[str, Any]) -> MemoryLinkError:
 
 
 def _not_found(message: str, details: dict[str, Any]) -> MemoryLinkError:
+    if "id" not in details:  # no such route: a wrong base_url or API version, not a missing record
+        return RemoteError(message, code=NotFoundError.code, status=404, details=details)
     kind = details.get("kind")
     return NotFoundError(str(details.get("id", "")), kind=kind if isinstance(kind, str) else "memory", message=message)
 
