@@ -381,3 +381,11 @@ def test_an_encrypted_export_is_refused_before_any_request(server: FakeServer) -
         store.export(io.StringIO())
     assert caught.value.field == "plaintext" and "memorylink export" in caught.value.message
     assert server.requests == []
+
+
+def test_a_base_url_with_a_path_prefix(server: FakeServer) -> None:
+    server.default = httpx.Response(200, json={"items": [], "next_cursor": None})
+    with RemoteStore("http://proxy.test/memorylink/", transport=server.transport()) as store:
+        store.list()
+        assert repr(store) == "RemoteStore('http://proxy.test/memorylink', open)"
+    assert str(server.last.url) == "http://proxy.test/memorylink/api/v1/memories?order=created_desc&limit=50"
