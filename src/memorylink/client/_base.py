@@ -58,6 +58,7 @@ __all__ = [
     "Calls",
     "WebhookCalls",
     "client_headers",
+    "model_reader",
     "mirror",
     "normalise_base_url",
 ]
@@ -83,8 +84,6 @@ NOT_REMOTE_WEBHOOKS: dict[str, str] = {
 
 R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
-
-Scope = tuple[str | None, str | None, str | None]
 
 
 @dataclass(frozen=True)
@@ -200,7 +199,9 @@ def _check(response: httpx.Response) -> None:
         raise error_from_response(response)
 
 
-def _reader(adapter: pydantic.TypeAdapter[R]) -> Callable[[httpx.Response], R]:
+def model_reader(adapter: pydantic.TypeAdapter[R]) -> Callable[[httpx.Response], R]:
+    """A ``Call.parse`` that raises the rebuilt error of a non-2xx answer, else validates the body with ``adapter``."""
+
     def parse(response: httpx.Response) -> R:
         _check(response)
         return adapter.validate_json(response.content)
@@ -250,18 +251,18 @@ def _with_progress(
     return parsed
 
 
-_MEMORY = _reader(pydantic.TypeAdapter(Memory))
-_PAGE = _reader(pydantic.TypeAdapter(Page[Memory]))
-_VERSIONS = _reader(pydantic.TypeAdapter(builtins.list[MemoryVersion]))
-_SEARCH = _reader(pydantic.TypeAdapter(SearchResult))
-_BATCH = _reader(pydantic.TypeAdapter(BatchResult))
-_STATS = _reader(pydantic.TypeAdapter(StoreStats))
-_NEW_WEBHOOK = _reader(pydantic.TypeAdapter(NewWebhook))
-_WEBHOOK = _reader(pydantic.TypeAdapter(WebhookEndpoint))
-_WEBHOOKS = _reader(pydantic.TypeAdapter(builtins.list[WebhookEndpoint]))
-_DELIVERY = _reader(pydantic.TypeAdapter(Delivery))
-_DELIVERIES = _reader(pydantic.TypeAdapter(builtins.list[Delivery]))
-_SEND_RESULT = _reader(pydantic.TypeAdapter(SendResult))
+_MEMORY = model_reader(pydantic.TypeAdapter(Memory))
+_PAGE = model_reader(pydantic.TypeAdapter(Page[Memory]))
+_VERSIONS = model_reader(pydantic.TypeAdapter(builtins.list[MemoryVersion]))
+_SEARCH = model_reader(pydantic.TypeAdapter(SearchResult))
+_BATCH = model_reader(pydantic.TypeAdapter(BatchResult))
+_STATS = model_reader(pydantic.TypeAdapter(StoreStats))
+_NEW_WEBHOOK = model_reader(pydantic.TypeAdapter(NewWebhook))
+_WEBHOOK = model_reader(pydantic.TypeAdapter(WebhookEndpoint))
+_WEBHOOKS = model_reader(pydantic.TypeAdapter(builtins.list[WebhookEndpoint]))
+_DELIVERY = model_reader(pydantic.TypeAdapter(Delivery))
+_DELIVERIES = model_reader(pydantic.TypeAdapter(builtins.list[Delivery]))
+_SEND_RESULT = model_reader(pydantic.TypeAdapter(SendResult))
 
 
 def _batch_item(item: Any, index: int) -> Any:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic
 
-from memorylink.client._base import API, Call, _reader
+from memorylink.client._base import API, Call, model_reader
 from memorylink.config import Limits
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ class _Whoami(pydantic.BaseModel):
     user_id: str
 
 
-_WHOAMI = _reader(pydantic.TypeAdapter(_Whoami))
+_WHOAMI = model_reader(pydantic.TypeAdapter(_Whoami))
 
 
 def whoami_call() -> Call[_Whoami]:
