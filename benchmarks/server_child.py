@@ -107,6 +107,9 @@ def main() -> None:
         app = create_app(store, ServerSettings(rate_limits=RateLimitSettings(enabled=False)))
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Inherited by accepted connections: uvicorn given sockets= does not set it, and its two
+        # writes per response then wait on delayed ACKs (~40 ms per request on loopback).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
         print(json.dumps({"url": f"http://127.0.0.1:{port}", "api_key": admin.key, "pid": os.getpid()}), flush=True)
