@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -311,3 +312,25 @@ def test_caught_up_streams_share_one_read_per_commit(
         for stream in streams:
             stream.events(1)
         assert reads.count(position) - before == 1
+
+
+def test_clients_leaving_log_no_errors(
+    live: Live,
+    store: MemoryStore,
+    readers: Callable[..., SSEReader],
+    caplog: pytest.LogCaptureFixture,
+    request: pytest.FixtureRequest,
+) -> None:
+    caplog.set_level(logging.WARNING)
+    uvicorn_log = logging.getLogger("uvicorn")  # it does not propagate to the root logger caplog watches
+    uvicorn_log.addHandler(caplog.handler)
+    request.addfinalizer(lambda: uvicorn_log.removeHandler(caplog.handler))
+    cut = readers(live.url + EVENTS, headers=key(ADMIN_KEY))
+    left = readers(live.url + EVENTS, headers=key(ADMIN_KEY))
+    store.add("one")
+    cut.events(1)
+    left.events(1)
+    cut.cut()
+    left.close()
+    wait_until(lambda: open_feeds(live.app) == 0, "both streams to be released")
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any
@@ -443,3 +444,25 @@ def test_a_store_without_the_full_outbox_refuses_sockets(
         error = client.expect("error")["error"]
         assert error["code"] == "events_unavailable" and error["details"]["required"] == "always"
         assert client.closed_with()[0] == 1013
+
+
+def test_clients_leaving_log_no_errors(
+    live: Live,
+    dial: Callable[..., Client],
+    store: MemoryStore,
+    caplog: pytest.LogCaptureFixture,
+    request: pytest.FixtureRequest,
+) -> None:
+    caplog.set_level(logging.WARNING)
+    uvicorn_log = logging.getLogger("uvicorn")  # it does not propagate to the root logger caplog watches
+    uvicorn_log.addHandler(caplog.handler)
+    request.addfinalizer(lambda: uvicorn_log.removeHandler(caplog.handler))
+    client = dial()
+    client.subscribe("s1")
+    store.add("one")
+    client.events(1)
+    client.connection.close()
+    refused = dial("not-a-key", ready=False)
+    refused.closed_with()
+    wait_until(lambda: hub_of(live.app).sockets == 0, "both connections to be released")
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -19,11 +19,13 @@ is unavailable, 4401 no valid credentials, 4403 too small a scope, 4429 rate lim
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import math
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -221,9 +223,11 @@ class _Session:
         try:
             async with anyio.create_task_group() as task_group:
                 self.task_group = task_group
-                task_group.start_soon(self._heartbeat)
+                task_group.start_soon(self._quietly, self._heartbeat)
                 try:
                     await self._receive_loop()
+                except _ConnectionClosedError:
+                    pass  # the client left, or a task closed the connection
                 finally:
                     task_group.cancel_scope.cancel()
         finally:
@@ -232,6 +236,14 @@ class _Session:
                 if tail is not None:
                     tail.close()
             await self.hub.limiter.clear(self.hub.message_rate, self.rate_key)
+
+    async def _quietly(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Run a task of the session; a closed connection ends the whole session, not with an error."""
+        try:
+            await work()
+        except _ConnectionClosedError:
+            if self.task_group is not None:
+                self.task_group.cancel_scope.cancel()
 
     # -- sending ---------------------------------------------------------------------
 
@@ -400,7 +412,7 @@ class _Session:
             self.tail = tail
             self.cursor = tail.cursor
             self.hub.track(tail)
-            self.task_group.start_soon(self._pump, tail, self.generation)
+            self.task_group.start_soon(self._quietly, functools.partial(self._pump, tail, self.generation))
             if reply is not None:
                 await self._send_locked(json.dumps({**reply, "last_event_id": tail.cursor}))
 
