@@ -46,7 +46,7 @@ def test_webhook_add_returns_the_secret_once(store: Any) -> None:
     listed = store.webhooks.list()
     assert [w.id for w in listed] == [created.id]
     assert isinstance(listed[0], WebhookEndpoint) and not hasattr(listed[0], "secret")
-    assert created.secret[:8].startswith(listed[0].secret_hint[:6])
+    assert listed[0].secret_hint == created.secret[:10] + "..."
 
 
 def test_webhook_get_update_enable_disable_remove(store: Any) -> None:
@@ -87,17 +87,16 @@ def test_webhook_rotate_secret(store: Any) -> None:
     created = store.webhooks.add(HOOK)
     rotated = store.webhooks.rotate_secret(created.id, keep_old_for_s=60)
     assert rotated.secret != created.secret and rotated.secret.startswith("whsec_")
-    assert store.webhooks.get(created.id).secret_hint != created.secret_hint or rotated.secret[:8] != created.secret[:8]
+    assert store.webhooks.get(created.id).secret_hint == rotated.secret[:10] + "..."  # signs with the new one
     with pytest.raises(ValidationError) as caught:
         store.webhooks.rotate_secret(created.id, keep_old_for_s=-1)
     assert caught.value.field == "keep_old_for_s"
 
 
-def test_webhook_deliveries_record_events(store: Any) -> None:
+def test_webhook_deliveries_and_their_filter(store: Any) -> None:
     hook = store.webhooks.add(HOOK, events=["memory.created"])
     store.add("delivered later")
-    deliveries = store.webhooks.deliveries(hook.id)
-    assert deliveries == [] or all(d.webhook_id == hook.id for d in deliveries)
+    assert store.webhooks.deliveries(hook.id) == []  # no delivery worker here: nothing attempted yet
     with pytest.raises(ValidationError) as caught:
         store.webhooks.deliveries(hook.id, state="lost")
     assert caught.value.field == "state"
