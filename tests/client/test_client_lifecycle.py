@@ -109,7 +109,7 @@ def test_async_use_after_close_raises_store_closed(server: FakeServer) -> None:
 def test_repr_never_shows_credentials() -> None:
     with RemoteStore("http://127.0.0.1:9/", api_key="mlk_topsecret") as store:
         assert repr(store) == "RemoteStore('http://127.0.0.1:9', open)"
-        assert "topsecret" not in repr(store) and "topsecret" not in repr(store.__dict__.get("retries"))
+        assert "topsecret" not in repr(store) and "topsecret" not in repr(store.retries)
 
 
 def test_importing_memorylink_does_not_import_the_client() -> None:
