@@ -334,3 +334,12 @@ def test_clients_leaving_log_no_errors(
     left.close()
     wait_until(lambda: open_feeds(live.app) == 0, "both streams to be released")
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+def test_streaming_server_serves_any_asgi_app() -> None:
+    from fastapi import FastAPI
+
+    other = FastAPI()  # not a memorylink app: shutting down leaves it alone
+    running = start(other)
+    running.stop()

@@ -81,6 +81,9 @@ def close_streams(app: Any) -> None:
     """End the open event streams of ``app`` so a server can shut down without waiting for them.
 
     An open SSE response otherwise holds uvicorn's graceful shutdown until the client leaves;
-    :class:`~memorylink.server.streams.StreamingServer` calls this when shutdown begins.
+    :class:`~memorylink.server.streams.StreamingServer` calls this when shutdown begins. An
+    app that is not a memorylink server (no ``state.store``) is left alone.
     """
-    hub_of(app).close()
+    state = getattr(app, "state", None)
+    if getattr(state, "event_streams", None) is not None or hasattr(state, "store"):
+        hub_of(app).close()

@@ -21,7 +21,5 @@ class StreamingServer(uvicorn.Server):
     """``uvicorn.Server`` for an app built by ``create_app``: streams end when shutdown begins."""
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        app = self.config.app
-        if hasattr(app, "state"):
-            close_streams(app)
+        close_streams(self.config.app)
         await super().shutdown(sockets)
