@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-from auth_helpers import AuthApp, make_auth_app
+from auth_helpers import GENEROUS, AuthApp, make_auth_app
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -83,3 +83,36 @@ def test_a_jwt_in_the_first_message_opens_a_socket_for_that_user(live: Live, aut
         mine = store.add("dora's", user_id="dora")
         message = json.loads(ws.recv(timeout=WAIT_S))
     assert message["type"] == "event" and message["event"]["data"]["id"] == mine.id
+
+
+def test_a_key_revoked_mid_stream_ends_the_streams(store: MemoryStore) -> None:
+    from memorylink.server import ServerSettings, create_app
+    from memorylink.server.auth import build_guard
+    from memorylink.server.streams import StreamSettings
+    from stream_helpers import SSEReader
+
+    settings = ServerSettings(rate_limits=GENEROUS, streams=StreamSettings(reauth_interval_s=0.1, poll_interval_s=0.05))
+    guard = build_guard(store, settings)
+    app = create_app(store, settings, guard=guard)
+    created = guard.service.accounts.create_key(user_id="frank", scopes=("read",))
+    with serving(app) as running:
+        reader = SSEReader(running.url + EVENTS, headers={"X-API-Key": created.key})
+        with connect(running.ws_url, additional_headers={"X-API-Key": created.key}, open_timeout=WAIT_S) as ws:
+            assert json.loads(ws.recv(timeout=WAIT_S))["type"] == "ready"
+            reader.next()
+            store.add("seen while the key is good", user_id="frank")
+            assert reader.events(1)[0].json()["user_id"] == "frank"
+            guard.service.accounts.revoke_key(created.id)
+            store.add("after the revocation", user_id="frank")
+            # Within reauth_interval_s the stream checks the key again and ends with the error.
+            while (frame := reader.next()).event != "error":
+                assert frame.json()["user_id"] == "frank"
+            assert frame.json()["error"]["code"] == "unauthenticated"
+            assert reader.ended()
+            while (message := json.loads(ws.recv(timeout=WAIT_S)))["type"] == "ping":
+                pass
+            assert message["type"] == "error" and message["error"]["code"] == "unauthenticated"
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=WAIT_S)
+        reader.close()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401

@@ -166,10 +166,12 @@ class Tail:
         self.closed = True
         self._watch.wake()
 
-    async def pages(self, *, follow: bool) -> AsyncGenerator[list[Event], None]:
+    async def pages(self, *, follow: bool, idle_s: float | None = None) -> AsyncGenerator[list[Event], None]:
         """Lists of events in commit order; with ``follow``, waits for more until :meth:`close`.
 
-        The cursor moves past a page when the consumer asks for the next one.
+        With ``idle_s``, a wait that long without events yields an empty list, so the consumer
+        gets a turn (to check its credential) on a quiet stream. The cursor moves past a page
+        when the consumer asks for the next one.
         """
         self._watch.acquire()
         try:
@@ -183,6 +185,9 @@ class Tail:
                     continue
                 if not follow:
                     return
-                await self._watch.wait(seen)
+                with anyio.move_on_after(idle_s) as waited:
+                    await self._watch.wait(seen)
+                if waited.cancelled_caught:
+                    yield []
         finally:
             self._watch.release()

@@ -44,6 +44,12 @@ class StreamSettings(BaseModel):
     ws_heartbeat_timeout_s: float = Field(
         20.0, gt=0, le=3600, description="a client that sends nothing for this long after a ping is closed (1011)"
     )
+    reauth_interval_s: float = Field(
+        60.0,
+        gt=0,
+        le=86_400,
+        description="an open stream checks its credential again this often; a revoked key or expired token ends it",
+    )
     ws_auth_timeout_s: float = Field(
         10.0, gt=0, le=600, description="a client without credential headers must send its auth message within this"
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import AsyncGenerator
 from typing import Annotated, Literal
 
@@ -20,12 +21,13 @@ from starlette.background import BackgroundTask
 
 from memorylink.errors import MemoryLinkError, NotFoundError
 from memorylink.server._openapi import error_responses
-from memorylink.server.errors import ApiError, request_id_of
-from memorylink.server.principal import Principal, requires
+from memorylink.server.errors import ApiError, error_body, request_id_of
+from memorylink.server.principal import Guard, Principal, requires
 from memorylink.server.streams._common import MAX_EVENT_ID, require_outbox, store_and_settings, stream_error_body
 from memorylink.server.streams._hub import hub_of
 from memorylink.server.streams._selection import Selection, select
 from memorylink.server.streams._tail import Tail
+from memorylink.server.streams.settings import StreamSettings
 
 __all__ = ["router"]
 
@@ -104,7 +106,7 @@ async def stream_events(
             {"id": resume, "kind": "event", "field": "Last-Event-ID" if last_event_id else "after"},
         ) from None
     hub.track(tail)
-    frames = _frames(tail, selection, follow, settings.sse_retry_ms, request_id_of(request))
+    frames = _frames(tail, selection, follow, settings, request)
 
     async def finish() -> None:
         # Runs when the response ends for any reason, the client leaving included: the generator
@@ -123,15 +125,26 @@ async def stream_events(
 
 
 async def _frames(
-    tail: Tail, selection: Selection, follow: bool, retry_ms: int, request_id: str
+    tail: Tail, selection: Selection, follow: bool, settings: StreamSettings, request: Request
 ) -> AsyncGenerator[ServerSentEvent, None]:
-    yield ServerSentEvent(id=tail.cursor, retry=retry_ms)
-    pages = tail.pages(follow=follow)
+    request_id = request_id_of(request)
+    guard: Guard = request.app.state.guard
+    yield ServerSentEvent(id=tail.cursor, retry=settings.sse_retry_ms)
+    check_at = time.monotonic() + settings.reauth_interval_s
+    pages = tail.pages(follow=follow, idle_s=settings.reauth_interval_s)
     try:
         async for page in pages:
+            if time.monotonic() >= check_at:
+                # A long-lived stream must not outlive its credential (revoked key, expired token).
+                await guard(request, "read", None)
+                check_at = time.monotonic() + settings.reauth_interval_s
             for event in page:
                 if selection.matches(event):
                     yield ServerSentEvent(id=event.id, event=event.type, data=event.model_dump_json())
+    except ApiError as error:
+        logger.info("event stream %s ended: the credential no longer holds (%s)", request_id, error.code)
+        body = error_body(error.code, error.message, error.details, request_id)
+        yield ServerSentEvent(event="error", data=json.dumps(body))
     except MemoryLinkError as error:
         logger.warning("event stream %s ended by %s", request_id, error.code)
         yield ServerSentEvent(event="error", data=json.dumps(stream_error_body(error, request_id)))

@@ -79,11 +79,11 @@ async def event_socket(websocket: WebSocket) -> None:
     try:
         try:
             require_outbox(store)
-            principal = await _authenticate(websocket, settings)
+            principal, credential = await _authenticate(websocket, settings)
         except ApiError as error:
             await _refuse(websocket, error, request_id)
             return
-        session = _Session(websocket, store, settings, hub, principal, request_id)
+        session = _Session(websocket, store, settings, hub, principal, request_id, credential)
         logger.debug("event socket %s opened for %s", request_id, principal.user_id)
         await session.run()
     except (_ConnectionClosedError, WebSocketDisconnect, OSError):
@@ -116,8 +116,8 @@ def _as_request(websocket: WebSocket, credentials: dict[str, str] | None = None)
     return Request({**websocket.scope, "type": "http", "method": "GET", "headers": headers})
 
 
-async def _authenticate(websocket: WebSocket, settings: StreamSettings) -> Principal:
-    """The caller, from credential headers or else a first ``auth`` message.
+async def _authenticate(websocket: WebSocket, settings: StreamSettings) -> tuple[Principal, Request]:
+    """The caller, from credential headers or else a first ``auth`` message, and the request that proved it.
 
     Browsers cannot set headers on a WebSocket; the first message keeps the key out of URLs
     (and so out of access logs), which is why no query-string credential is taken.
@@ -125,9 +125,11 @@ async def _authenticate(websocket: WebSocket, settings: StreamSettings) -> Princ
     guard: Guard = websocket.app.state.guard
     has_headers = any(name in _CREDENTIAL_HEADERS for name, _ in websocket.scope["headers"])
     if has_headers:
-        return await guard(_as_request(websocket), "read", "reads")
+        request = _as_request(websocket)
+        return await guard(request, "read", "reads"), request
     try:
-        return await guard(_as_request(websocket), "read", "reads")  # a --no-auth server needs no credential
+        request = _as_request(websocket)
+        return await guard(request, "read", "reads"), request  # a --no-auth server needs no credential
     except ApiError as error:
         if error.status != 401:
             raise
@@ -154,7 +156,8 @@ async def _authenticate(websocket: WebSocket, settings: StreamSettings) -> Princ
     else:
         raise ApiError(401, "unauthenticated", f"an auth message needs one of api_key or token; {hint}")
     try:
-        return await guard(_as_request(websocket, credentials), "read", "reads")
+        request = _as_request(websocket, credentials)
+        return await guard(request, "read", "reads"), request
     except UnicodeEncodeError:
         raise ApiError(401, "unauthenticated", "the credential is not a valid header value") from None
 
@@ -193,8 +196,10 @@ class _Session:
         hub: StreamHub,
         principal: Principal,
         request_id: str,
+        credential: Request | None = None,
     ) -> None:
         self.websocket = websocket
+        self.credential = credential  # the handshake (or auth message) as a request, to check again
         self.store = store
         self.settings = settings
         self.hub = hub
@@ -224,6 +229,8 @@ class _Session:
             async with anyio.create_task_group() as task_group:
                 self.task_group = task_group
                 task_group.start_soon(self._quietly, self._heartbeat)
+                if self.credential is not None:
+                    task_group.start_soon(self._quietly, self._reauthenticate)
                 try:
                     await self._receive_loop()
                 except _ConnectionClosedError:
@@ -284,6 +291,20 @@ class _Session:
             if not self.heard.is_set():
                 logger.info("event socket %s: no answer to a heartbeat; closing", self.request_id)
                 await self._close(1011, "heartbeat timeout: nothing received within ws_heartbeat_timeout_s of a ping")
+                return
+
+    async def _reauthenticate(self) -> None:
+        """Check the credential again every ``reauth_interval_s``: a revoked key ends the connection."""
+        assert self.credential is not None
+        guard: Guard = self.websocket.app.state.guard
+        while True:
+            await anyio.sleep(self.settings.reauth_interval_s)
+            try:
+                await guard(self.credential, "read", None)
+            except ApiError as error:
+                logger.info("event socket %s: the credential no longer holds (%s)", self.request_id, error.code)
+                await self._error(None, error)
+                await self._close(CLOSE_CODES.get(error.status, 1011), error.message)
                 return
 
     # -- receiving -------------------------------------------------------------------
