@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from common import KEY, make_queries, make_texts, parse_args, print_table, workdir, write_results
+from common import KEY, directory_bytes, make_queries, make_texts, parse_args, print_table, workdir, write_results
 from memorylink import MemoryStore
 from memorylink.embedders.known import embedder_named
 from memorylink.ids import encode_id
@@ -65,11 +65,23 @@ def rss_bytes(pid: int) -> int:
 
         return int(psutil.Process(pid).memory_info().rss)
     except ImportError:
+        return rss_parts(pid)["VmRSS"]
+
+
+def rss_parts(pid: int) -> dict[str, int]:
+    """``VmRSS`` and its parts from /proc (Linux): ``RssAnon`` (heap: where a leak shows) and
+    ``RssFile`` (file pages mapped, here mostly SQLite's memory-mapped database, which grows
+    with the file and is given back under memory pressure)."""
+    parts: dict[str, int] = {}
+    try:
         with open(f"/proc/{pid}/status") as handle:
             for line in handle:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-        raise RuntimeError(f"no VmRSS for process {pid}") from None
+                name, _, value = line.partition(":")
+                if name in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
+                    parts[name] = int(value.split()[0]) * 1024
+    except OSError:
+        pass
+    return parts
 
 
 class Load:
@@ -180,16 +192,20 @@ def measure(args: argparse.Namespace, checkpoints: list[int]) -> dict[str, Any]:
                 asyncio.run(load.run(done, checkpoint))
                 seconds = time.perf_counter() - phase_start
                 rss = rss_bytes(server.pid)
+                parts = rss_parts(server.pid)
                 samples.append(
                     {
                         "requests": checkpoint,
                         "rss_bytes": rss,
+                        "rss_anon_bytes": parts.get("RssAnon"),
+                        "rss_file_bytes": parts.get("RssFile"),
+                        "store_disk_bytes": directory_bytes(path),
                         "live_memories_added": len(load.live),
                         "phase_requests_per_s": (checkpoint - done) / seconds,
                     }
                 )
                 done = checkpoint
-                print(f"  {checkpoint:>7,} requests: RSS {rss / 2**20:.1f} MiB", flush=True)
+                print(f"  {checkpoint:>7,} requests: RSS {rss / 2**20:.1f} MiB {parts}", flush=True)
             total_s = time.perf_counter() - started
             stats = httpx.get(f"{server.url}/api/v1/stats", headers=server.headers, timeout=30.0).json()
     first = samples[0]["rss_bytes"]
@@ -204,12 +220,19 @@ def measure(args: argparse.Namespace, checkpoints: list[int]) -> dict[str, Any]:
         "rss_first_checkpoint_bytes": first,
         "rss_last_checkpoint_bytes": samples[-1]["rss_bytes"],
         "ratio_last_to_first": samples[-1]["rss_bytes"] / first,
+        "anon_ratio_last_to_first": (
+            samples[-1]["rss_anon_bytes"] / samples[0]["rss_anon_bytes"] if samples[0]["rss_anon_bytes"] else None
+        ),
         "requests": done,
         "seconds": total_s,
         "requests_per_s": done / total_s,
         "statuses": dict(sorted(load.statuses.items())),
         "store_stats_at_end": stats,
     }
+
+
+def mib(value: int | None) -> str:
+    return "n/a" if value is None else f"{value / 2**20:.1f}"
 
 
 def main() -> None:
@@ -227,6 +250,9 @@ def main() -> None:
             sample["requests"],
             f"{sample['rss_bytes'] / 2**20:.1f}",
             f"{100.0 * (sample['rss_bytes'] / first_rss - 1):+.2f}%",
+            mib(sample["rss_anon_bytes"]),
+            mib(sample["rss_file_bytes"]),
+            mib(sample["store_disk_bytes"]),
             sample["live_memories_added"],
             f"{sample['phase_requests_per_s']:.0f}",
         ]
@@ -235,13 +261,16 @@ def main() -> None:
     print_table(
         f"Server RSS under mixed requests ({args.embedder} embedder; before the first request: "
         f"{result['rss_before_first_request_bytes'] / 2**20:.1f} MiB)",
-        ["requests", "RSS MiB", f"vs {first:,}", "live memories added", "req/s in phase"],
+        ["requests", "RSS MiB", f"vs {first:,}", "anon MiB", "file MiB", "store on disk MiB", "live added", "req/s"],
         rows,
     )
     print(
         f"RSS after {first:,}: {first_rss / 2**20:.1f} MiB; after {last:,}: "
         f"{result['rss_last_checkpoint_bytes'] / 2**20:.1f} MiB; ratio {result['ratio_last_to_first']:.4f}"
     )
+    anon_first, anon_last = result["samples"][0]["rss_anon_bytes"], result["samples"][-1]["rss_anon_bytes"]
+    if anon_first and anon_last:
+        print(f"anonymous (heap) RSS: {mib(anon_first)} -> {mib(anon_last)} MiB, ratio {anon_last / anon_first:.4f}")
     write_results(NAME if args.embedder == "hashing" else f"{NAME}_{args.embedder}", args, result)
 
 
