@@ -12,7 +12,8 @@ Rate limits are off for the run: with the default budgets most of a fuzzing run 
 answered 429, which the schema allows but which tests nothing else. The event streams
 (``GET /api/v1/events``, SSE, and ``/api/v1/ws``, which is not an OpenAPI operation) are left
 out: an SSE response stays open until the client leaves, so a request-per-case fuzzer can
-only time out on it (tests/server covers the stream).
+only time out on it (tests/server covers the stream). One schemathesis hook (fuzz_hooks.py)
+keeps the run from revoking its own key, which would leave it testing nothing but 401s.
 
 Run with ``nox -s schemathesis``; ``-- -k body`` runs only the explicit body tests.
 """
