@@ -443,3 +443,27 @@ def test_a_following_feed_outlives_a_server_restart(
         second.stop()
     assert [e.data["id"] for e in events[1:]] == written
     assert [e.id for e in events] == ids(store)
+
+
+def test_a_credential_revoked_mid_stream_raises_authentication_error(
+    store: MemoryStore, http_for: Callable[[str, str], httpx.Client]
+) -> None:
+    from memorylink.server import ServerSettings, create_app
+    from memorylink.server.auth import build_guard
+    from memorylink.server.ratelimit import RateLimitSettings
+    from memorylink.server.streams import StreamSettings
+
+    settings = ServerSettings(
+        rate_limits=RateLimitSettings(enabled=False),
+        streams=StreamSettings(reauth_interval_s=0.1, poll_interval_s=0.05),
+    )
+    guard = build_guard(store, settings)
+    created = guard.service.accounts.create_key(user_id="gina", scopes=("read",))
+    with serving(create_app(store, settings, guard=guard)) as running:
+        collector = Collector(RemoteEvents(http_for(running.url, created.key), reconnect=FAST).feed(follow=True))
+        store.add("hers", user_id="gina")
+        collector.wait_for(1)
+        guard.service.accounts.revoke_key(created.id)
+        wait_until(lambda: collector.error is not None, "the stream to end with the refusal")
+        collector.thread.join(WAIT_S)
+    assert isinstance(collector.error, AuthenticationError)
