@@ -343,3 +343,20 @@ def test_streaming_server_serves_any_asgi_app() -> None:
     other = FastAPI()  # not a memorylink app: shutting down leaves it alone
     running = start(other)
     running.stop()
+
+
+def test_an_unexpected_failure_mid_stream_is_an_internal_error_event(
+    live: Live, store: MemoryStore, readers: Callable[..., SSEReader], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reader = readers(live.url + EVENTS, headers=key(ADMIN_KEY))
+    reader.next()
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("a bug, say")
+
+    monkeypatch.setattr(store.events, "feed", broken)
+    store.add("wakes the stream")
+    (frame,) = reader.events(1)
+    assert frame.event == "error" and frame.json()["error"]["code"] == "internal_error"
+    assert "bug" not in frame.data  # details stay in the server log
+    assert reader.ended()

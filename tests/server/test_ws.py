@@ -466,3 +466,19 @@ def test_clients_leaving_log_no_errors(
     refused.closed_with()
     wait_until(lambda: hub_of(live.app).sockets == 0, "both connections to be released")
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_an_unexpected_failure_mid_stream_closes_with_an_internal_error(
+    dial: Callable[..., Client], store: MemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = dial()
+    client.subscribe("s1")
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("a bug, say")
+
+    monkeypatch.setattr(store.events, "feed", broken)
+    store.add("wakes the feed")
+    error = client.expect("error")
+    assert error["error"]["code"] == "internal_error"
+    assert client.closed_with()[0] == 1011

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,18 @@ class Outbox:
         if self._closed:
             raise StoreClosedError()
 
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        # A read racing close() fails in the storage (a closed SQLite connection): report it as
+        # the closed store it is, not as the storage's own error.
+        self._check_open()
+        try:
+            yield
+        except Exception:
+            if self._closed:
+                raise StoreClosedError() from None
+            raise
+
     def notify_committed(self) -> None:
         with self.committed:
             self.generation += 1
@@ -83,9 +96,10 @@ class Outbox:
 
     def read(self, after_seq: int, limit: int = 500) -> list[StoredEvent]:
         """Events with seq above ``after_seq``, oldest first."""
-        self._check_open()
+        with self._reading():
+            rows = self._storage.events_after(after_seq, limit)
         stored: list[StoredEvent] = []
-        for row in self._storage.events_after(after_seq, limit):
+        for row in rows:
             plain = self._cipher().decrypt(row.body, _associated_data(row.event_id))
             try:
                 payload = json.loads(plain)
@@ -102,8 +116,8 @@ class Outbox:
         Raises:
             NotFoundError: No such event in the outbox (never recorded, or pruned).
         """
-        self._check_open()
-        seq = self._storage.event_seq(event_id)
+        with self._reading():
+            seq = self._storage.event_seq(event_id)
         if seq is None:
             raise NotFoundError(
                 event_id, kind="event", message=f"event {event_id!r} is not in the outbox (unknown, or pruned)"
@@ -111,8 +125,8 @@ class Outbox:
         return seq
 
     def last_seq(self) -> int:
-        self._check_open()
-        return self._storage.last_event_seq()
+        with self._reading():
+            return self._storage.last_event_seq()
 
 
 def reseal_outbox(storage: EventStorage, old: Cipher, new: Cipher) -> None:

@@ -99,6 +99,10 @@ class OutboxWatch:
                 logger.warning("the outbox watch could not read the store: %s", error.code)
                 self.wake()
                 continue
+            except Exception:
+                logger.exception("the outbox watch failed to look for new events")
+                self.wake()
+                continue
             if now != newest:
                 newest = now
                 self.wake()

@@ -148,5 +148,10 @@ async def _frames(
     except MemoryLinkError as error:
         logger.warning("event stream %s ended by %s", request_id, error.code)
         yield ServerSentEvent(event="error", data=json.dumps(stream_error_body(error, request_id)))
+    except Exception:
+        # Not a library error: log it here (the response has started, the middleware cannot answer).
+        logger.exception("event stream %s failed unexpectedly", request_id)
+        body = error_body("internal_error", "the server could not continue the stream", {}, request_id)
+        yield ServerSentEvent(event="error", data=json.dumps(body))
     finally:
         await pages.aclose()

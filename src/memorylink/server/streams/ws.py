@@ -459,6 +459,16 @@ class _Session:
                 await self.send({"type": "error", "id": None, **body})
             finally:
                 await self._close(1011, "the event feed failed")
+        except _ConnectionClosedError:
+            raise  # the client left: nothing to report
+        except Exception:
+            # Not the client's doing and not a library error: log it, tell the client, close.
+            logger.exception("event socket %s: the feed failed unexpectedly", self.request_id)
+            body = error_body("internal_error", "the server could not continue the stream", {}, self.request_id)
+            try:
+                await self.send({"type": "error", "id": None, **body})
+            finally:
+                await self._close(1011, "the event feed failed")
         finally:
             await pages.aclose()
             tail.close()
