@@ -11,7 +11,7 @@ from memorylink.config import EventSettings, IndexSettings, Limits, SearchSettin
 
 ROOT = Path(__file__).resolve().parents[1]
 # filters.md and keys-and-encryption.md have their own runners beside their modules' tests.
-PAGES = ["README.md", "docs/concepts.md", "docs/events.md", "docs/limits.md"]
+PAGES = ["README.md", "docs/concepts.md", "docs/events.md", "docs/limits.md", "docs/search.md"]
 BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 

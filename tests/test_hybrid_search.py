@@ -33,28 +33,30 @@ def ids(result: object) -> list[str]:
     keyword=st.lists(st.floats(0.0, 50.0), min_size=30, max_size=30),
     weight=st.floats(0.0, 1.0),
     winner=st.integers(0, 29),
+    headroom=st.floats(1.0, 3.0),
 )
 def test_first_in_both_lists_is_first_in_the_fusion(
-    cosines: list[float], keyword: list[float], weight: float, winner: int
+    cosines: list[float], keyword: list[float], weight: float, winner: int, headroom: float
 ) -> None:
     cos = np.array(cosines, dtype=np.float64)
     kw = np.array(keyword[: len(cosines)], dtype=np.float64)
     winner %= len(cos)
     cos[winner] = cos.max() + 0.01
     kw[winner] = kw.max() + 0.01
-    fused = fuse(cos, kw, weight)
-    assert fused[winner] == pytest.approx(1.0)
-    assert int(np.argmax(fused)) == winner
+    fused = fuse(cos, kw, weight, float(kw.max()) * headroom)  # the ceiling bounds every plain BM25
+    assert all(fused[winner] > fused[i] for i in range(len(fused)) if i != winner)
     assert np.all((fused >= -1e-12) & (fused <= 1.0 + 1e-12))
 
 
 def test_fusion_formula_on_hand_values() -> None:
     cos = np.array([0.2, 0.6, 0.4])
     kw = np.array([4.0, 0.0, 2.0])
-    # a = 0.5: vector part (0, 1, 0.5), keyword part (1, 0, 0.5)
-    assert fuse(cos, kw, 0.5).tolist() == pytest.approx([0.5, 0.5, 0.5])
-    assert fuse(cos, kw, 0.8).tolist() == pytest.approx([0.2, 0.8, 0.5])
-    assert fuse(cos, np.zeros(3), 0.5).tolist() == pytest.approx([0.0, 0.5, 0.25])
+    # ceiling 8: vector part (0, 1, 0.5), keyword part (0.5, 0, 0.25)
+    assert fuse(cos, kw, 0.5, 8.0).tolist() == pytest.approx([0.25, 0.5, 0.375])
+    assert fuse(cos, kw, 0.8, 8.0).tolist() == pytest.approx([0.1, 0.8, 0.45])
+    assert fuse(cos, np.zeros(3), 0.5, 8.0).tolist() == pytest.approx([0.0, 0.5, 0.25])
+    # a context-boosted score above the ceiling counts as 1
+    assert fuse(cos, np.array([10.0, 0.0, 2.0]), 0.5, 8.0).tolist() == pytest.approx([0.5, 0.5, 0.375])
 
 
 def test_mmr_with_lambda_one_keeps_the_ranking_and_otherwise_skips_duplicates() -> None:

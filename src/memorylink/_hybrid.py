@@ -74,7 +74,7 @@ def gather(
     if len(labels) == 0:
         return Candidates(_EMPTY_LABELS, np.empty(0, dtype=np.float32), np.empty(0, dtype=np.float64))
     clipped = np.clip(similarities.astype(np.float64), 0.0, 1.0)
-    scores = fuse(clipped, found.of(labels), settings.hybrid_vector_weight)
+    scores = fuse(clipped, found.of(labels), settings.hybrid_vector_weight, found.ceiling)
     return Candidates(labels, similarities, scores)
 
 

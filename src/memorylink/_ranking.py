@@ -65,21 +65,24 @@ def rank(
 
 
 def fuse(
-    cosines: npt.NDArray[np.float64], keyword: npt.NDArray[np.float64], vector_weight: float
+    cosines: npt.NDArray[np.float64],
+    keyword: npt.NDArray[np.float64],
+    vector_weight: float,
+    keyword_ceiling: float,
 ) -> npt.NDArray[np.float64]:
     """The hybrid score of each candidate, in [0, 1].
 
-    ``a * (cos - min cos) / (max cos - min cos) + (1 - a) * bm25 / max bm25``, min and max
-    over the candidates (all cosines equal count as 1; no keyword match anywhere counts as 0).
-    BM25's floor is 0, the score of a memory that matches no query term, so it is only
-    divided by its maximum. A candidate first in both lists scores 1, the most possible.
+    ``a * (cos - min cos) / (max cos - min cos) + (1 - a) * min(1, bm25 / ceiling)``: the
+    cosines are min-max scaled over the candidates (all equal count as 1); BM25 is scaled
+    over its own range for this query, from 0 (no query term) to ``ceiling``, the most a
+    memory can score (``(k1 + 1) * sum of the query terms' idf``), so a weak best match
+    stays weak. A candidate first in both lists scores the most.
     """
     if len(cosines) == 0:
         return np.zeros(0, dtype=np.float64)
     low, high = float(cosines.min()), float(cosines.max())
     vector_part = (cosines - low) / (high - low) if high > low else np.ones_like(cosines)
-    best = float(keyword.max())
-    keyword_part = keyword / best if best > 0.0 else np.zeros_like(keyword)
+    keyword_part = np.minimum(1.0, keyword / keyword_ceiling) if keyword_ceiling > 0.0 else np.zeros_like(keyword)
     fused: npt.NDArray[np.float64] = vector_weight * vector_part + (1.0 - vector_weight) * keyword_part
     return fused
 

@@ -77,10 +77,10 @@ class SearchSettings(BaseModel):
     related_per_hit: int = Field(3, ge=1, description="neighbours attached per hit with include_similar")
     query_cache_size: int = Field(1_024, ge=0, description="query embeddings kept in the LRU cache")
     hybrid_vector_weight: float = Field(
-        0.5,
+        0.7,
         ge=0.0,
         le=1.0,
-        description="a in hybrid = a * minmax(cosine) + (1 - a) * bm25 / max(bm25), over the candidate pool",
+        description="a in hybrid = a * minmax(cosine) + (1 - a) * min(1, bm25 / the query's bm25 ceiling)",
     )
     candidate_pool: int = Field(
         100,
@@ -91,7 +91,7 @@ class SearchSettings(BaseModel):
     bm25_k1: float = Field(1.2, ge=0.0, le=10.0, description="BM25 term-frequency saturation k1")
     bm25_b: float = Field(0.75, ge=0.0, le=1.0, description="BM25 length normalisation b")
     context_weight: float = Field(
-        0.0,
+        0.5,
         ge=0.0,
         le=1.0,
         description="keyword score of a conversation turn += this x the score of the turn before it (0 = off)",

@@ -67,6 +67,8 @@ def test_bm25_matches_hand_computed_values() -> None:
     assert two[1] == pytest.approx(idf_apple * 2.2 / (1 + 1.2), rel=1e-9)
     assert 0 not in two
     assert index.idf("apple") == pytest.approx(idf_apple)
+    # the ceiling: (k1 + 1) * the sum of the query terms' idf
+    assert index.search("cherry durian zzz").ceiling == pytest.approx(2.2 * (idf_apple + idf_durian))
 
 
 def test_k1_and_b_change_the_scores_as_documented() -> None:

@@ -6,8 +6,7 @@ case-folded and split into runs of unicode letters and digits (``\\w`` without t
 underscore), so names, numbers and the parts of a date stay searchable words. A short
 list of English function words (``STOPWORDS``) is dropped: they carry almost no BM25
 weight and their posting lists are the longest, so indexing them costs time for nothing.
-There is no stemming: measured on the evaluation dev split it did not help (see
-docs/search.md).
+There is no stemming (it was not evaluated on the dev split; see docs/search.md).
 """
 
 from __future__ import annotations

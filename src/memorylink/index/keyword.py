@@ -60,6 +60,8 @@ class KeywordScores:
 
     labels: Labels
     scores: Floats
+    ceiling: float = 0.0
+    """The most any memory can score for the query's own terms: ``(k1 + 1) * sum of their idf``."""
 
     def top(self, k: int) -> tuple[Labels, Floats]:
         """The ``k`` best ``(labels, scores)``, best first (ties go to the larger label)."""
@@ -443,6 +445,7 @@ class KeywordIndex:
                 expansion term gets it; others in proportion).
         """
         weights = {self._terms[word]: 1.0 for word in self.query_terms(query)}
+        ceiling = (self.k1 + 1.0) * sum(self._idf(int(self._df[term])) for term in weights)
         mask = self._allowed_mask(allowed) if allowed is not None else None
         dense = self._dense(weights)
         if feedback_docs > 0 and feedback_terms > 0 and feedback_weight > 0.0 and weights:
@@ -463,7 +466,7 @@ class KeywordIndex:
                 hit = np.union1d(hit, targets)
         if mask is not None:
             hit = hit[mask[hit]]
-        return KeywordScores(self._labels[hit], scores[hit])
+        return KeywordScores(self._labels[hit], scores[hit], ceiling)
 
     def _feedback(
         self,

@@ -165,9 +165,7 @@ def register_tools(server: MCPServer, store: MemoryStore, scope: ServerScope) ->
                 "keyword: exact words only (names, numbers, codes)."
             ),
         ] = "hybrid",
-        mmr: Annotated[
-            bool, Field(description="Diversify the hits so near-duplicates do not fill the top.")
-        ] = False,
+        mmr: Annotated[bool, Field(description="Diversify the hits so near-duplicates do not fill the top.")] = False,
         agent_id: AgentId = None,
         run_id: RunId = None,
         user_id: UserId = None,
