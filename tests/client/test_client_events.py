@@ -13,13 +13,8 @@ from hypothesis import strategies as st
 from sse_starlette import ServerSentEvent
 
 from memorylink import MemoryStore
-from memorylink.client._events import (
-    AsyncRemoteEvents,
-    Reconnect,
-    RemoteEventFeed,
-    RemoteEvents,
-    _SSEParser,
-)
+from memorylink.client._events import AsyncRemoteEvents, Reconnect, RemoteEventFeed, RemoteEvents
+from memorylink.client._sse import SSEParser
 from memorylink.errors import (
     AuthenticationError,
     NotFoundError,
@@ -358,13 +353,13 @@ def test_parser_reads_back_what_sse_starlette_writes(frames: list[tuple[str, str
         + ServerSentEvent(comment="ping", sep=separator).encode().decode()
         for i, e, lines in frames
     )
-    parser = _SSEParser()
+    parser = SSEParser()
     got = [m for line in wire.replace("\r\n", "\n").replace("\r", "\n").split("\n") if (m := parser.line(line))]
     assert [(m.id, m.event, m.data) for m in got] == [(i, e, "\n".join(lines)) for i, e, lines in frames]
 
 
 def test_parser_keeps_the_id_of_a_message_cut_short_out() -> None:
-    parser = _SSEParser()
+    parser = SSEParser()
     for line in ("id: evt_1", "data: {}", ""):
         parser.line(line)
     parser.line("id: evt_2")  # the connection drops here, before the blank line
