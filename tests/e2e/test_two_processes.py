@@ -50,6 +50,20 @@ def test_memory_added_by_another_process_is_found(tmp_path: Path) -> None:
         assert found[1]["ids"][0] == mine.id  # type: ignore[index]
 
 
+def test_keyword_search_sees_another_process_writes(tmp_path: Path) -> None:
+    with MemoryStore.open(tmp_path / "s", key=KEY, embedder=HashingEmbedder()) as store:
+        store.add("seed memory so the store exists")
+        assert store.search(token(1), mode="keyword").hits == []
+        added = [r["id"] for r in run_worker(tmp_path / "s", "add", "3") if r.get("op") == "add"]
+        # each worker memory has two words of its own: keyword search finds exactly it
+        for n, memory_id in enumerate(added):
+            assert [h.memory.id for h in store.search(token(n), mode="keyword").hits] == [memory_id]
+            assert_indexed(store, memory_id)
+        mine = store.add(f"parent memory {token(7, 'parent')}")
+        found = run_worker(tmp_path / "s", "search", "0", "0", token(7, "parent"))
+        assert found[1]["ids"][0] == mine.id  # type: ignore[index]
+
+
 def test_concurrent_writers_and_checkpoints(tmp_path: Path) -> None:
     settings = Settings(index=IndexSettings(checkpoint_after_changes=150))
     with MemoryStore.open(tmp_path / "s", key=KEY, embedder=HashingEmbedder(), settings=settings) as store:
