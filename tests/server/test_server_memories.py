@@ -353,7 +353,16 @@ def test_each_body_carries_every_store_argument(method: str, body: type, carried
     assert parameters == set(body.model_fields), method  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize(("method", "route"), [("list", ("GET", M)), ("similar", ("GET", M + "/{memory_id}/similar"))])
+@pytest.mark.parametrize(
+    ("method", "route"),
+    [
+        ("list", ("GET", M)),
+        ("similar", ("GET", M + "/{memory_id}/similar")),
+        ("get", ("GET", M + "/{memory_id}")),
+        ("delete", ("DELETE", M + "/{memory_id}")),
+        ("history", ("GET", M + "/{memory_id}/history")),
+    ],
+)
 def test_each_query_route_takes_every_store_argument(app: FastAPI, method: str, route: tuple[str, str]) -> None:
     operation = app.openapi()["paths"][route[1]][route[0].lower()]
     names = {parameter["name"] for parameter in operation["parameters"]} - {"memory_id"}
