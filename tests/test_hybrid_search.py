@@ -300,11 +300,15 @@ def test_key_rotation_rewrites_the_keyword_snapshot(
     store: MemoryStore, tmp_path: Path, embedder: HashingEmbedder
 ) -> None:
     named = corpus(store)
+    store.checkpoint()
     old = sorted(p.name for p in (tmp_path / "store").glob("keywords-*"))
+    assert len(old) == 1
     store.rotate_key(key=bytes(reversed(range(32))))
     assert ids(store.search("Zalando", mode="keyword")) == [named["berlin"]]
-    store.close()
+    # the old key's snapshots are gone at once, not at the next open
     now = sorted(p.name for p in (tmp_path / "store").glob("keywords-*"))
     assert len(now) == 1 and now != old
+    assert len(list((tmp_path / "store").glob("index-*"))) == 1
+    store.close()
     with MemoryStore.open(tmp_path / "store", key=bytes(reversed(range(32))), embedder=embedder) as reopened:
         assert ids(reopened.search("Zalando", mode="keyword")) == [named["berlin"]]

@@ -295,7 +295,7 @@ class StoreAdmin(StoreCore):
             reseal_outbox(self._storage, old_codec.cipher, new_cipher)
             reseal_webhooks(self._storage, old_codec.cipher, new_cipher)
             reseal_app_data(self._storage, old_codec.cipher, new_cipher)
-            old_snapshot = state.snapshot_path()
+            old_snapshots = state.snapshot_files()
             state.codec = new_codec
             self._codec = new_codec
             try:
@@ -311,8 +311,9 @@ class StoreAdmin(StoreCore):
                 raise
         if state.catalog is not None:
             state.catalog = None
-        if old_snapshot is not None and old_snapshot != state.snapshot_path():
-            old_snapshot.unlink(missing_ok=True)
+        for old_snapshot in old_snapshots:  # the vector and keyword snapshots under the old key
+            if old_snapshot not in state.snapshot_files():
+                old_snapshot.unlink(missing_ok=True)
         self._query_cache.clear()
         self._storage.checkpoint_wal()
         logger.info("store key rotated to key id %s", new_cipher.key_id)
