@@ -630,14 +630,14 @@ def filtered_recall(
     *,
     k: int = 10,
 ) -> dict[str, dict[str, Any]]:
-    """Recall@k of ``store.search(sort_by="similarity")`` against numpy brute force, per filter level.
+    """Recall@k of ``store.search(sort_by="similarity", mode="vector")`` vs numpy brute force, per filter level.
 
     The query embedding is cached by the store after its first search, so the latencies
     reported here are searches *without* embedding (index + filter + fetch + decrypt).
     """
     out: dict[str, dict[str, Any]] = {}
     for text in query_texts:  # fill the store's query cache so every level is timed alike
-        store.search(text, top_k=k, sort_by="similarity")
+        store.search(text, top_k=k, sort_by="similarity", mode="vector")
     for level, spec in FILTERS.items():
         rows = filter_rows(len(matrix), level)
         recalls: list[float] = []
@@ -645,7 +645,7 @@ def filtered_recall(
         strategies: dict[str, int] = {}
         for text, vector in zip(query_texts, query_vectors, strict=True):
             start = time.perf_counter()
-            result = store.search(text, top_k=k, sort_by="similarity", filter=spec)
+            result = store.search(text, top_k=k, sort_by="similarity", filter=spec, mode="vector")
             seconds.append(time.perf_counter() - start)
             index = getattr(getattr(store, "_state", None), "index", None)  # diagnostic only
             strategy = str(getattr(index, "last_strategy", "?"))
