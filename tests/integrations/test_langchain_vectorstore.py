@@ -71,6 +71,16 @@ def test_readding_a_document_is_an_update_that_keeps_history(store: MemoryStore,
     assert [d.page_content for d in alice.get_by_ids([own, "c1"])] == ["second draft", "changed"]
 
 
+def test_scores_are_similarities_and_other_modes_pass_through(alice: MemoryLinkVectorStore) -> None:
+    alice.add_texts(["the locker code is 5810", "gym on Mondays", "coffee with Bob"])
+    (doc, score), *_ = alice.similarity_search_with_score("locker code 5810", k=3)
+    expected = alice.store.search("locker code 5810", top_k=1, sort_by="similarity", user_id="alice", mode="vector")
+    assert doc.page_content == "the locker code is 5810"
+    assert score == pytest.approx(expected.hits[0].similarity)
+    by_keyword = alice.similarity_search("5810", k=3, mode="keyword")
+    assert [d.page_content for d in by_keyword] == ["the locker code is 5810"]
+
+
 def test_mixed_ids_and_tags(store: MemoryStore, alice: MemoryLinkVectorStore) -> None:
     ids = alice.add_documents([Document(id="x", page_content="one"), Document(page_content="two")], tags=["note"])
     assert ids[0] == "x" and len(ids[1]) == 13

@@ -154,7 +154,7 @@ def test_sort_by_is_passed_to_the_store(store: MemoryStore) -> None:
     vector_store = MemoryLinkVectorStore(store, sort_by="relevance")
     vector_store.add([node("sort me by relevance")])
     result = vector_store.query(VectorStoreQuery(query_str="sort me", similarity_top_k=1))
-    hit = store.search("sort me", sort_by="relevance", top_k=1).hits[0]
+    hit = store.search("sort me", sort_by="relevance", top_k=1, mode="vector").hits[0]  # a dense query
     assert result.similarities == [pytest.approx(hit.score)]
     assert hit.score != hit.similarity
 

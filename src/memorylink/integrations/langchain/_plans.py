@@ -199,8 +199,14 @@ class Planner:
         return [to_document(found[value][0]) for value in ids if value in found]
 
     def search(self, query: str, k: int, options: dict[str, Any]) -> Plan[list[tuple[Document, float]]]:
-        """(document, score) pairs, best first; the score is the store's (similarity by default)."""
-        result: SearchResult = yield Call("search", (query,), self.search_kwargs(k, options))
+        """(document, score) pairs, best first; the score is the store's (similarity by default).
+
+        A vector store's search is by vector similarity (``mode="vector"``); pass
+        ``mode="hybrid"`` or ``"keyword"`` for the store's other modes (docs/search.md).
+        """
+        options = dict(options)
+        mode = options.pop("mode", "vector")
+        result: SearchResult = yield Call("search", (query,), {**self.search_kwargs(k, options), "mode": mode})
         return [(to_document(hit.memory), hit.score) for hit in result.hits]
 
     def search_by_vector(
@@ -223,6 +229,8 @@ class Planner:
         kwargs = self.search_kwargs(max(k, fetch_k), options)
         by_text = isinstance(query, str)
         method, argument = ("search", query) if by_text else ("search_by_vector", list(query))
+        if by_text:
+            kwargs["mode"] = "vector"  # candidates by similarity, as for a query vector
         result: SearchResult = yield Call(method, (argument,), kwargs)
         if not result.hits:
             return []

@@ -182,14 +182,15 @@ class MemoryLinkVectorStore(BasePydanticVectorStore):
         arguments = self._search_arguments(query)
         if query.query_str is None:
             return _to_result(self._store.search_by_vector(query.query_embedding or [], **arguments))
-        return _to_result(self._store.search(query.query_str, **arguments))
+        # A dense query: the store's default (hybrid, BM25 + vector) would change its similarities.
+        return _to_result(self._store.search(query.query_str, mode="vector", **arguments))
 
     async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """``query`` without blocking the event loop."""
         arguments = self._search_arguments(query)
         if query.query_str is None:
             return _to_result(await self._async_store.search_by_vector(query.query_embedding or [], **arguments))
-        return _to_result(await self._async_store.search(query.query_str, **arguments))
+        return _to_result(await self._async_store.search(query.query_str, mode="vector", **arguments))
 
     def _search_arguments(self, query: VectorStoreQuery) -> dict[str, Any]:
         if query.mode != VectorStoreQueryMode.DEFAULT:
