@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import zlib
 
 import numpy as np
 import pytest
@@ -154,6 +155,19 @@ def test_snapshot_round_trip_answers_alike() -> None:
     assert restored.context_of(7) == 6
     restored.add(8, "more about the pie", run_id="r", turn=2)
     assert restored.context_of(8) == 7
+
+
+def test_snapshots_are_compressed_and_version_1_still_reads() -> None:
+    index = KeywordIndex()
+    index.add_many([(label, f"the weekly sync with team {label % 7} moved", None, None) for label in range(1, 2001)])
+    data = index.to_bytes()
+    assert data[:8] == b"MLKW0002"
+    body = zlib.decompress(data[8:])
+    assert len(data) * 3 < len(body)  # repetitive postings shrink well
+    old = KeywordIndex.from_bytes(b"MLKW0001" + body)  # what earlier releases wrote
+    new = KeywordIndex.from_bytes(data)
+    for query in ("team 3", "weekly sync moved", "nothing"):
+        assert scores_of(old, query) == scores_of(new, query) == scores_of(index, query)
 
 
 @pytest.mark.parametrize("cut", [0, 4, 12, 40])

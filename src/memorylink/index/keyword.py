@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+import zlib
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -45,7 +46,8 @@ from memorylink.index._tokenize import tokenize
 
 __all__ = ["KeywordIndex", "KeywordScores"]
 
-_MAGIC = b"MLKW0001"
+_MAGIC = b"MLKW0001"  # version 1: the arrays as they are (still read)
+_MAGIC_COMPRESSED = b"MLKW0002"  # version 2: version 1's body, zlib-compressed
 _HEADER = struct.Struct(">I")
 _TF_MAX = 0xFFFF
 _NO_SLOT = -1
@@ -656,7 +658,10 @@ class KeywordIndex:
         header = json.dumps(
             {"k1": self.k1, "b": self.b, "sizes": sizes, "strings": len(strings)}, separators=(",", ":")
         ).encode()
-        return b"".join([_MAGIC, _HEADER.pack(len(header)), header, *chunks, strings])
+        body = b"".join([_HEADER.pack(len(header)), header, *chunks, strings])
+        # Postings of short texts repeat a lot: level 1 shrinks them about 5x for ~70 ms at 100k
+        # memories, which keeps the keyword snapshot a small part of the store on disk.
+        return _MAGIC_COMPRESSED + zlib.compress(body, 1)
 
     @classmethod
     def from_bytes(cls, data: bytes | bytearray | memoryview) -> KeywordIndex:
@@ -667,10 +672,16 @@ class KeywordIndex:
         """
         view = memoryview(data)
         try:
-            if bytes(view[: len(_MAGIC)]) != _MAGIC:
+            magic = bytes(view[: len(_MAGIC)])
+            if magic == _MAGIC_COMPRESSED:
+                view = memoryview(zlib.decompress(view[len(_MAGIC_COMPRESSED) :]))
+                position = 0
+            elif magic == _MAGIC:
+                position = len(_MAGIC)
+            else:
                 raise StoreCorruptedError("not a keyword index snapshot")
-            (length,) = _HEADER.unpack_from(view, len(_MAGIC))
-            position = len(_MAGIC) + _HEADER.size
+            (length,) = _HEADER.unpack_from(view, position)
+            position += _HEADER.size
             header = json.loads(bytes(view[position : position + length]))
             position += length
             parts: dict[str, Any] = {}
@@ -691,7 +702,7 @@ class KeywordIndex:
                 or len(parts["fwd_ptr"]) != len(parts["labels"]) + 1
             ):
                 raise StoreCorruptedError("keyword index snapshot is inconsistent")
-        except (ValueError, KeyError, TypeError, struct.error) as error:
+        except (ValueError, KeyError, TypeError, struct.error, zlib.error) as error:
             raise StoreCorruptedError(f"keyword index snapshot is malformed: {error}") from None
         index._adopt(parts)
         return index
