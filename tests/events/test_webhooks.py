@@ -64,6 +64,8 @@ def test_a_given_secret_is_kept(store: MemoryStore) -> None:
         ({"retry": {"max_attempts": 0}}, "retry"),
         ({"retry": {"unknown": 1}}, "retry"),
         ({"bearer_token": "two\nlines"}, "bearer_token"),
+        ({"bearer_token": "tok\u00e9n"}, "bearer_token"),  # not ASCII: no HTTP header could carry it
+        ({"bearer_token": "tab\tbed"}, "bearer_token"),
         ({"user_id": ""}, "user_id"),
         ({"description": "x" * 300}, "description"),
         ({"include_text": "yes"}, "include_text"),

@@ -173,10 +173,11 @@ def build_config(
         not isinstance(bearer_token, str)
         or not bearer_token
         or len(bearer_token) > MAX_BEARER_TOKEN
-        or any(c in bearer_token for c in "\r\n")
+        # An HTTP header value: visible ASCII and spaces (RFC 9110), or every delivery would fail.
+        or not all(" " <= c <= "~" for c in bearer_token)
     ):
         raise ValidationError(
-            f"bearer_token must be a non-empty single-line string of at most {MAX_BEARER_TOKEN} characters",
+            f"bearer_token must be a non-empty string of printable ASCII characters (at most {MAX_BEARER_TOKEN})",
             field="bearer_token",
         )
     if not isinstance(include_text, bool):
