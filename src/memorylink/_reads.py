@@ -249,7 +249,8 @@ class StoreReads(StoreCore):
 
     def _query_vector(self, vector: Sequence[float] | npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float32]:
         try:
-            array = np.asarray(vector, dtype=np.float32)
+            with np.errstate(over="ignore", invalid="ignore"):  # too large for float32 -> inf, refused below
+                array = np.asarray(vector, dtype=np.float32)
         except (TypeError, ValueError):
             raise ValidationError("vector must be a sequence of numbers", field="vector") from None
         dimension = self._embedder.dimension
