@@ -10,6 +10,7 @@ anything else becomes a :class:`~memorylink.errors.RemoteError` that keeps the c
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -63,10 +64,8 @@ def retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("retry-after")
     if value is None:
         return None
-    try:
+    with contextlib.suppress(ValueError):  # not delta-seconds: an HTTP date, below
         return max(0.0, float(value))
-    except ValueError:
-        pass
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):

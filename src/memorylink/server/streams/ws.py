@@ -87,7 +87,7 @@ async def event_socket(websocket: WebSocket) -> None:
         logger.debug("event socket %s opened for %s", request_id, principal.user_id)
         await session.run()
     except (_ConnectionClosedError, WebSocketDisconnect, OSError):
-        pass
+        logger.debug("event socket %s: the client went away", request_id)
     finally:
         hub.socket_closed()
         logger.debug("event socket %s closed", request_id)
@@ -234,7 +234,7 @@ class _Session:
                 try:
                     await self._receive_loop()
                 except _ConnectionClosedError:
-                    pass  # the client left, or a task closed the connection
+                    logger.debug("event socket %s closed (by the client or a server task)", self.request_id)
                 finally:
                     task_group.cancel_scope.cancel()
         finally:
