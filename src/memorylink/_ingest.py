@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from memorylink._core import StoreCore
 from memorylink.ingest.chunking import DEFAULT_CHUNK_SIZE
-from memorylink.ingest.engine import DEFAULT_MAX_FILE_BYTES, PathsArg, ingest_paths
+from memorylink.ingest.engine import DEFAULT_MAX_FILE_BYTES, PathsArg, ingest_paths, sizes_within
 from memorylink.ingest.models import IngestReport
 from memorylink.models import check_scope_id, validate_metadata, validate_tags
 
@@ -90,9 +90,7 @@ class StoreIngest(StoreCore):
             include_hidden=include_hidden,
             prune=prune,
             chunk_size=chunk_size,
-            max_text_length=limits.max_text_length,
             max_file_bytes=max_file_bytes,
-            batch_size=min(256, limits.max_batch_size),
-            page_size=min(500, limits.max_page_size),
             on_progress=on_progress,
+            **sizes_within(limits),
         )

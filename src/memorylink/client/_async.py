@@ -4,44 +4,31 @@ from __future__ import annotations
 
 import functools
 import inspect
-import logging
-import os
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import anyio
 import httpx
 
-from memorylink.client._base import (
-    Call,
-    Calls,
-    ClientState,
-    WebhookCalls,
-    check_open,
-    client_headers,
-    mirror,
-    normalise_base_url,
-)
-from memorylink.client._errors import connection_error, retry_after
+from memorylink.client._base import Call, Calls, WebhookCalls, check_open, client_headers, mirror
 from memorylink.client._events import AsyncRemoteEvents
-from memorylink.client._export import check_plaintext, export_over
-from memorylink.client._ingest import ingest_over, whoami_call
+from memorylink.client._ingest import whoami_call
+from memorylink.client._jobs import Jobs
 from memorylink.client._retry import Retries
-from memorylink.ingest.chunking import DEFAULT_CHUNK_SIZE
-from memorylink.ingest.engine import DEFAULT_MAX_FILE_BYTES
+from memorylink.client._store_base import RemoteStoreBase
 from memorylink.models import BatchResult, Memory, Page, StoreStats
 
 if TYPE_CHECKING:
-    from memorylink.ingest.engine import PathsArg
+    from memorylink.client._export import ExportJob
+    from memorylink.client._ingest import IngestJob
     from memorylink.ingest.models import IngestReport
 
 __all__ = ["AsyncRemoteStore", "AsyncRemoteWebhooks"]
 
-logger = logging.getLogger(__name__)
-
 P = ParamSpec("P")
 R = TypeVar("R")
+J = TypeVar("J")
 
 
 def _remote(
@@ -51,6 +38,15 @@ def _remote(
         return await self._send(build(self._calls, *args, **kwargs))
 
     return mirror(method, build, "AsyncRemoteStore")
+
+
+def _job(
+    build: Callable[Concatenate[Jobs, P], J], run: Callable[[AsyncRemoteStore, J], Awaitable[R]]
+) -> Callable[Concatenate[AsyncRemoteStore, P], Coroutine[Any, Any, R]]:
+    async def method(self: AsyncRemoteStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await run(self, build(self._jobs, *args, **kwargs))
+
+    return mirror(method, build, "AsyncRemoteStore", returns=run.__annotations__["return"])
 
 
 def _remote_webhooks(
@@ -85,7 +81,7 @@ class AsyncRemoteWebhooks:
     test = _remote_webhooks(WebhookCalls.test)
 
 
-class AsyncRemoteStore:
+class AsyncRemoteStore(RemoteStoreBase[httpx.AsyncClient]):
     """A memorylink server, used like an :class:`~memorylink.AsyncMemoryStore`: ``await store.search(...)``.
 
     The async twin of :class:`~memorylink.client.RemoteStore`, with the same arguments, over
@@ -103,35 +99,21 @@ class AsyncRemoteStore:
         transport: httpx.AsyncBaseTransport | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        self.base_url = normalise_base_url(base_url)
-        self.retries = Retries.coerce(retries)
-        self._calls = Calls()
+        super().__init__(base_url, retries)
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             headers=client_headers(api_key, token, headers),
             timeout=timeout,
             transport=transport,
         )
-        self._state: ClientState = "open"
         self.webhooks = AsyncRemoteWebhooks(self)
         """Webhook endpoints on the server: ``store.webhooks.add(url, events=["memory.*"])`` and friends."""
         self.events = AsyncRemoteEvents(self._http)
         """The server's event stream: ``store.events.feed(after=..., follow=True)`` (SSE) and ``.websocket()``."""
 
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` was called."""
-        return self._state == "closed"
-
     async def _send(self, call: Call[R]) -> R:
         check_open(self._state)
-        request = self._http.build_request(
-            call.method,
-            call.path,
-            params=call.params,
-            content=call.content(),
-            headers={"Content-Type": "application/json"} if call.body is not None else None,
-        )
+        request = self._request(call)
         sleep = self.retries.sleep or anyio.sleep
         attempt = 0
         while True:
@@ -139,108 +121,25 @@ class AsyncRemoteStore:
             try:
                 response = await self._http.send(request)
             except httpx.TransportError as error:
-                wait = self.retries.after_error(error, call.idempotent, attempt)
-                if wait is None:
-                    raise connection_error(self.base_url, error) from error
-                logger.info(
-                    "%s %s: %s, try %d again in %.2fs", call.method, call.path, type(error).__name__, attempt + 1, wait
-                )
-                await _wait(sleep, wait)
+                await _wait(sleep, self._wait_after_error(call, error, attempt))
                 continue
-            if not response.is_success:
-                wait = self.retries.after_status(response.status_code, call.idempotent, attempt, retry_after(response))
-                if wait is not None:
-                    logger.info(
-                        "%s %s: HTTP %d, try %d again in %.2fs",
-                        call.method,
-                        call.path,
-                        response.status_code,
-                        attempt + 1,
-                        wait,
-                    )
-                    await _wait(sleep, wait)
-                    continue
-            return call.parse(response)
+            wait = self._wait_after(call, response, attempt)
+            if wait is None:
+                return call.parse(response)
+            await _wait(sleep, wait)
 
-    async def export(
-        self,
-        destination: str | os.PathLike[str] | IO[str],
-        *,
-        plaintext: bool = False,
-        user_id: str | None = None,
-        agent_id: str | None = None,
-        run_id: str | None = None,
-    ) -> int:
-        """Write the memories in scope as a plaintext JSON Lines export, as ``MemoryStore.export(plaintext=True)``.
-
-        Pages through ``list`` (oldest first); ``MemoryStore.import_`` reads the file. Only
-        ``plaintext=True`` is possible here: an encrypted export needs the store key, which
-        never leaves the server (a ValidationError naming ``plaintext`` says so).
-        """
-        check_plaintext(plaintext)
-        scope = {"user_id": user_id, "agent_id": agent_id, "run_id": run_id}
+    async def _export(self, job: ExportJob) -> int:
         blocking = _Blocking(self)
-        return await anyio.to_thread.run_sync(
-            functools.partial(export_over, blocking.list_page, blocking.stats, destination, scope)
-        )
+        return await anyio.to_thread.run_sync(functools.partial(job.run, blocking.list_page, blocking.stats))
 
-    async def ingest(
-        self,
-        paths: PathsArg,
-        *,
-        user_id: str | None = None,
-        agent_id: str | None = None,
-        run_id: str | None = None,
-        tags: Iterable[str] = (),
-        metadata: Mapping[str, Any] | None = None,
-        include: Iterable[str] | None = None,
-        exclude: Iterable[str] | None = None,
-        respect_gitignore: bool = True,
-        include_hidden: bool = False,
-        prune: bool = True,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
-        on_progress: Callable[[int, int], None] | None = None,
-    ) -> IngestReport:
-        """Store files and directories as chunk memories on the server, as :meth:`MemoryStore.ingest` does.
-
-        The files are read here and cut here; their chunks go to the server in batches, and
-        re-ingesting replaces only what changed (the engine compares with the stored chunks
-        through ``list``). Without ``user_id`` the chunks belong to the credential's user.
-        Chunks are cut to the default ``limits.max_text_length``; see docs/client.md.
-        """
-        user = user_id if user_id is not None else (await self._send(whoami_call())).user_id
-        blocking = _Blocking(self)
-        return await anyio.to_thread.run_sync(
-            functools.partial(
-                ingest_over,
-                blocking,
-                paths,
-                user_id=user,
-                agent_id=agent_id,
-                run_id=run_id,
-                tags=tags,
-                metadata=metadata,
-                include=include,
-                exclude=exclude,
-                respect_gitignore=respect_gitignore,
-                include_hidden=include_hidden,
-                prune=prune,
-                chunk_size=chunk_size,
-                max_file_bytes=max_file_bytes,
-                on_progress=on_progress,
-            )
-        )
+    async def _ingest(self, job: IngestJob) -> IngestReport:
+        user = job.user_id if job.user_id is not None else (await self._send(whoami_call())).user_id
+        return await anyio.to_thread.run_sync(functools.partial(job.run, _Blocking(self), user))
 
     async def close(self) -> None:
         """Close the connection pool. Idempotent; calls afterwards raise StoreClosedError."""
-        if self._state == "closed":
-            return
-        self._state = "closed"
-        await self._http.aclose()
-
-    def __repr__(self) -> str:
-        return f"AsyncRemoteStore({self.base_url!r}, {'closed' if self.closed else 'open'})"
+        if self._closing():
+            await self._http.aclose()
 
     async def __aenter__(self) -> AsyncRemoteStore:
         return self
@@ -263,6 +162,8 @@ class AsyncRemoteStore:
     search_by_vector = _remote(Calls.search_by_vector)
     similar = _remote(Calls.similar)
     stats = _remote(Calls.stats)
+    export = _job(Jobs.export, _export)
+    ingest = _job(Jobs.ingest, _ingest)
 
 
 async def _wait(sleep: Callable[[float], Any], seconds: float) -> None:

@@ -647,20 +647,23 @@ class WebhookCalls:
 # -- what the sync and async classes share -----------------------------------------------
 
 
-def mirror(method: F, build: Callable[..., Any], owner: str) -> F:
+def mirror(method: F, build: Callable[..., Any], owner: str, returns: str | None = None) -> F:
     """``method`` (which sends ``build``'s call) named, documented and signed like ``build``.
 
-    The signature is the builder's with ``Call[X]`` returned as ``X``: the store method's own,
-    which the parity tests compare.
+    The signature is the builder's with ``Call[X]`` returned as ``X``, or with ``returns``
+    when given (a builder of a job, which the method runs): the store method's own, which
+    the parity tests compare.
     """
     signature = inspect.signature(build)
     returned = signature.return_annotation
-    if not (isinstance(returned, str) and returned.startswith("Call[") and returned.endswith("]")):
-        raise TypeError(f"{build.__qualname__} must be annotated to return Call[...]")
+    if returns is None:
+        if not (isinstance(returned, str) and returned.startswith("Call[") and returned.endswith("]")):
+            raise TypeError(f"{build.__qualname__} must be annotated to return Call[...]")
+        returns = returned[5:-1]
     method.__name__ = build.__name__
     method.__qualname__ = f"{owner}.{build.__name__}"
     method.__doc__ = build.__doc__
-    method.__signature__ = signature.replace(return_annotation=returned[5:-1])  # type: ignore[attr-defined]
+    method.__signature__ = signature.replace(return_annotation=returns)  # type: ignore[attr-defined]
     return method
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import IO, Any
 
 from memorylink._exchange import export_memories
 from memorylink.errors import PermissionDeniedError, ValidationError
 from memorylink.models import Memory, Page, StoreStats
 
-__all__ = ["PAGE_SIZE", "check_plaintext", "export_over"]
+__all__ = ["PAGE_SIZE", "ExportJob", "check_plaintext", "export_over"]
 
 PAGE_SIZE = 500
 """Memories per ``list`` request (within the default ``limits.max_page_size``)."""
@@ -54,3 +55,15 @@ def export_over(
             cursor = page.next_cursor
 
     return export_memories(destination, memories(), cipher=None, kdf=None, embedder=embedder)
+
+
+@dataclass(frozen=True)
+class ExportJob:
+    """One ``export`` call of a remote store: where to write, and the scope to page through."""
+
+    destination: str | os.PathLike[str] | IO[str]
+    scope: dict[str, Any]
+
+    def run(self, list_page: Callable[..., Page[Memory]], stats: Callable[[], StoreStats]) -> int:
+        """Write the export with ``list_page`` and ``stats`` (the store's, or a blocking view's)."""
+        return export_over(list_page, stats, self.destination, self.scope)

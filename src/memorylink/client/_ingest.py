@@ -12,7 +12,7 @@ things a local store knows are not sent by the server, so the client decides the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pydantic
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from memorylink.ingest.engine import IngestTarget, PathsArg
     from memorylink.ingest.models import IngestReport
 
-__all__ = ["ingest_over", "whoami_call"]
+__all__ = ["IngestJob", "whoami_call"]
 
 _LIMITS = Limits()
 
@@ -41,44 +41,22 @@ def whoami_call() -> Call[_Whoami]:
     return Call("GET", f"{API}/auth/me", _WHOAMI)
 
 
-def ingest_over(
-    target: IngestTarget,
-    paths: PathsArg,
-    *,
-    user_id: str,
-    agent_id: str | None,
-    run_id: str | None,
-    tags: Iterable[str],
-    metadata: Mapping[str, Any] | None,
-    include: Iterable[str] | None,
-    exclude: Iterable[str] | None,
-    respect_gitignore: bool,
-    include_hidden: bool,
-    prune: bool,
-    chunk_size: int,
-    max_file_bytes: int,
-    on_progress: Callable[[int, int], None] | None,
-) -> IngestReport:
-    """Run the ingest engine with ``target`` (a remote store, or a blocking view of one) as the store."""
-    from memorylink.ingest.engine import ingest_paths
+@dataclass(frozen=True)
+class IngestJob:
+    """One ``ingest`` call of a remote store: what to read, and the engine arguments.
 
-    return ingest_paths(
-        target,
-        paths,
-        user_id=user_id,
-        agent_id=agent_id,
-        run_id=run_id,
-        tags=list(tags),
-        metadata=metadata,
-        include=include,
-        exclude=exclude,
-        respect_gitignore=respect_gitignore,
-        include_hidden=include_hidden,
-        prune=prune,
-        chunk_size=chunk_size,
-        max_text_length=_LIMITS.max_text_length,
-        max_file_bytes=max_file_bytes,
-        batch_size=min(256, _LIMITS.max_batch_size),
-        page_size=min(500, _LIMITS.max_page_size),
-        on_progress=on_progress,
-    )
+    Attributes:
+        paths: The files and directories.
+        user_id: The caller's ``user_id``; None means the credential's user (:func:`whoami_call`).
+        options: The other keyword arguments of :func:`~memorylink.ingest.ingest_paths`.
+    """
+
+    paths: PathsArg
+    user_id: str | None
+    options: dict[str, Any]
+
+    def run(self, target: IngestTarget, user_id: str) -> IngestReport:
+        """Run the ingest engine with ``target`` (a remote store, or a blocking view of one) as the store."""
+        from memorylink.ingest.engine import ingest_paths, sizes_within
+
+        return ingest_paths(target, self.paths, user_id=user_id, **self.options, **sizes_within(_LIMITS))

@@ -2,43 +2,30 @@
 
 from __future__ import annotations
 
-import logging
-import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 import httpx
 
-from memorylink.client._base import (
-    Call,
-    Calls,
-    ClientState,
-    WebhookCalls,
-    check_open,
-    client_headers,
-    mirror,
-    normalise_base_url,
-)
-from memorylink.client._errors import connection_error, retry_after
+from memorylink.client._base import Call, Calls, WebhookCalls, check_open, client_headers, mirror
 from memorylink.client._events import RemoteEvents
-from memorylink.client._export import check_plaintext, export_over
-from memorylink.client._ingest import ingest_over, whoami_call
+from memorylink.client._ingest import whoami_call
+from memorylink.client._jobs import Jobs
 from memorylink.client._retry import Retries
-from memorylink.ingest.chunking import DEFAULT_CHUNK_SIZE
-from memorylink.ingest.engine import DEFAULT_MAX_FILE_BYTES
+from memorylink.client._store_base import RemoteStoreBase
 
 if TYPE_CHECKING:
-    from memorylink.ingest.engine import PathsArg
+    from memorylink.client._export import ExportJob
+    from memorylink.client._ingest import IngestJob
     from memorylink.ingest.models import IngestReport
 
 __all__ = ["RemoteStore", "RemoteWebhooks"]
 
-logger = logging.getLogger(__name__)
-
 P = ParamSpec("P")
 R = TypeVar("R")
+J = TypeVar("J")
 
 
 def _remote(build: Callable[Concatenate[Calls, P], Call[R]]) -> Callable[Concatenate[RemoteStore, P], R]:
@@ -46,6 +33,15 @@ def _remote(build: Callable[Concatenate[Calls, P], Call[R]]) -> Callable[Concate
         return self._send(build(self._calls, *args, **kwargs))
 
     return mirror(method, build, "RemoteStore")
+
+
+def _job(
+    build: Callable[Concatenate[Jobs, P], J], run: Callable[[RemoteStore, J], R]
+) -> Callable[Concatenate[RemoteStore, P], R]:
+    def method(self: RemoteStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return run(self, build(self._jobs, *args, **kwargs))
+
+    return mirror(method, build, "RemoteStore", returns=run.__annotations__["return"])
 
 
 def _remote_webhooks(
@@ -80,7 +76,7 @@ class RemoteWebhooks:
     test = _remote_webhooks(WebhookCalls.test)
 
 
-class RemoteStore:
+class RemoteStore(RemoteStoreBase[httpx.Client]):
     """A memorylink server, used like a :class:`~memorylink.MemoryStore`: same methods, arguments and models.
 
     ::
@@ -118,35 +114,21 @@ class RemoteStore:
         transport: httpx.BaseTransport | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        self.base_url = normalise_base_url(base_url)
-        self.retries = Retries.coerce(retries)
-        self._calls = Calls()
+        super().__init__(base_url, retries)
         self._http = httpx.Client(
             base_url=self.base_url,
             headers=client_headers(api_key, token, headers),
             timeout=timeout,
             transport=transport,
         )
-        self._state: ClientState = "open"
         self.webhooks = RemoteWebhooks(self)
         """Webhook endpoints on the server: ``store.webhooks.add(url, events=["memory.*"])`` and friends."""
         self.events = RemoteEvents(self._http)
         """The server's event stream: ``store.events.feed(after=..., follow=True)`` (SSE) and ``.websocket()``."""
 
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` was called."""
-        return self._state == "closed"
-
     def _send(self, call: Call[R]) -> R:
         check_open(self._state)
-        request = self._http.build_request(
-            call.method,
-            call.path,
-            params=call.params,
-            content=call.content(),
-            headers={"Content-Type": "application/json"} if call.body is not None else None,
-        )
+        request = self._request(call)
         sleep = self.retries.sleep or time.sleep
         attempt = 0
         while True:
@@ -154,101 +136,24 @@ class RemoteStore:
             try:
                 response = self._http.send(request)
             except httpx.TransportError as error:
-                wait = self.retries.after_error(error, call.idempotent, attempt)
-                if wait is None:
-                    raise connection_error(self.base_url, error) from error
-                logger.info(
-                    "%s %s: %s, try %d again in %.2fs", call.method, call.path, type(error).__name__, attempt + 1, wait
-                )
-                sleep(wait)
+                sleep(self._wait_after_error(call, error, attempt))
                 continue
-            if not response.is_success:
-                wait = self.retries.after_status(response.status_code, call.idempotent, attempt, retry_after(response))
-                if wait is not None:
-                    logger.info(
-                        "%s %s: HTTP %d, try %d again in %.2fs",
-                        call.method,
-                        call.path,
-                        response.status_code,
-                        attempt + 1,
-                        wait,
-                    )
-                    sleep(wait)
-                    continue
-            return call.parse(response)
+            wait = self._wait_after(call, response, attempt)
+            if wait is None:
+                return call.parse(response)
+            sleep(wait)
 
-    def export(
-        self,
-        destination: str | os.PathLike[str] | IO[str],
-        *,
-        plaintext: bool = False,
-        user_id: str | None = None,
-        agent_id: str | None = None,
-        run_id: str | None = None,
-    ) -> int:
-        """Write the memories in scope as a plaintext JSON Lines export, as ``MemoryStore.export(plaintext=True)``.
+    def _export(self, job: ExportJob) -> int:
+        return job.run(self.list, self.stats)
 
-        Pages through ``list`` (oldest first); ``MemoryStore.import_`` reads the file. Only
-        ``plaintext=True`` is possible here: an encrypted export needs the store key, which
-        never leaves the server (a ValidationError naming ``plaintext`` says so).
-        """
-        check_plaintext(plaintext)
-        scope = {"user_id": user_id, "agent_id": agent_id, "run_id": run_id}
-        return export_over(self.list, self.stats, destination, scope)
-
-    def ingest(
-        self,
-        paths: PathsArg,
-        *,
-        user_id: str | None = None,
-        agent_id: str | None = None,
-        run_id: str | None = None,
-        tags: Iterable[str] = (),
-        metadata: Mapping[str, Any] | None = None,
-        include: Iterable[str] | None = None,
-        exclude: Iterable[str] | None = None,
-        respect_gitignore: bool = True,
-        include_hidden: bool = False,
-        prune: bool = True,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
-        on_progress: Callable[[int, int], None] | None = None,
-    ) -> IngestReport:
-        """Store files and directories as chunk memories on the server, as :meth:`MemoryStore.ingest` does.
-
-        The files are read here and cut here; their chunks go to the server in batches, and
-        re-ingesting replaces only what changed (the engine compares with the stored chunks
-        through ``list``). Without ``user_id`` the chunks belong to the credential's user.
-        Chunks are cut to the default ``limits.max_text_length``; see docs/client.md.
-        """
-        user = user_id if user_id is not None else self._send(whoami_call()).user_id
-        return ingest_over(
-            self,
-            paths,
-            user_id=user,
-            agent_id=agent_id,
-            run_id=run_id,
-            tags=tags,
-            metadata=metadata,
-            include=include,
-            exclude=exclude,
-            respect_gitignore=respect_gitignore,
-            include_hidden=include_hidden,
-            prune=prune,
-            chunk_size=chunk_size,
-            max_file_bytes=max_file_bytes,
-            on_progress=on_progress,
-        )
+    def _ingest(self, job: IngestJob) -> IngestReport:
+        user = job.user_id if job.user_id is not None else self._send(whoami_call()).user_id
+        return job.run(self, user)
 
     def close(self) -> None:
         """Close the connection pool. Idempotent; calls afterwards raise StoreClosedError."""
-        if self._state == "closed":
-            return
-        self._state = "closed"
-        self._http.close()
-
-    def __repr__(self) -> str:
-        return f"RemoteStore({self.base_url!r}, {'closed' if self.closed else 'open'})"
+        if self._closing():
+            self._http.close()
 
     def __enter__(self) -> RemoteStore:
         return self
@@ -271,3 +176,5 @@ class RemoteStore:
     search_by_vector = _remote(Calls.search_by_vector)
     similar = _remote(Calls.similar)
     stats = _remote(Calls.stats)
+    export = _job(Jobs.export, _export)
+    ingest = _job(Jobs.ingest, _ingest)

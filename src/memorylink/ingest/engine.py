@@ -23,7 +23,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from memorylink.errors import ValidationError
 from memorylink.ingest.chunking import DEFAULT_CHUNK_SIZE, DEFAULT_OVERLAP_LINES, chunk_text
@@ -32,6 +32,9 @@ from memorylink.ingest.models import FileError, IngestReport, SkippedFile
 from memorylink.ingest.walk import WalkEntry, walk
 from memorylink.models import BatchResult, ErrorInfo, Memory, Page
 
+if TYPE_CHECKING:
+    from memorylink.config import Limits
+
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_MAX_FILE_BYTES",
@@ -39,7 +42,9 @@ __all__ = [
     "RESERVED_METADATA_KEYS",
     "IngestTarget",
     "PathsArg",
+    "StoreSizes",
     "ingest_paths",
+    "sizes_within",
 ]
 
 logger = logging.getLogger(__name__)
@@ -50,6 +55,8 @@ DEFAULT_MAX_FILE_BYTES = 1_048_576
 """Files larger than this (bytes) are skipped as ``too large`` (the ``max_file_bytes`` argument)."""
 DEFAULT_BATCH_SIZE = 256
 """Chunks per ``add_many`` call (one embedding pass each)."""
+DEFAULT_PAGE_SIZE = 500
+"""Stored chunks per ``list`` call when re-ingest reads what a root already has."""
 CHUNKER_VERSION = 1
 """Part of every chunk's ``ingest_options``: bumped when chunking changes, so re-ingest redoes every file."""
 RESERVED_METADATA_KEYS = frozenset(
@@ -100,6 +107,26 @@ class IngestTarget(Protocol):
         agent_id: str | None = None,
         run_id: str | None = None,
     ) -> int: ...
+
+
+class StoreSizes(TypedDict):
+    """The size arguments of :func:`ingest_paths` that a store's limits decide."""
+
+    max_text_length: int
+    batch_size: int
+    page_size: int
+
+
+def sizes_within(limits: Limits) -> StoreSizes:
+    """Sizes for ingesting into a store with ``limits``: chunks it accepts, batches and pages it allows.
+
+    ``MemoryStore.ingest`` passes its own limits; the remote client, the library's defaults.
+    """
+    return {
+        "max_text_length": limits.max_text_length,
+        "batch_size": min(DEFAULT_BATCH_SIZE, limits.max_batch_size),
+        "page_size": min(DEFAULT_PAGE_SIZE, limits.max_page_size),
+    }
 
 
 @dataclass
@@ -203,7 +230,7 @@ def ingest_paths(
     max_text_length: int | None = None,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    page_size: int = 500,
+    page_size: int = DEFAULT_PAGE_SIZE,
     on_progress: ProgressCallback | None = None,
 ) -> IngestReport:
     """Ingest files and directories into ``target`` (see :meth:`memorylink.MemoryStore.ingest`).
