@@ -126,7 +126,21 @@ class EventSettings(BaseModel):
     retention_days: float = Field(
         7.0, gt=0, description="keep events this long for the feed, and always until every enabled endpoint had them"
     )
-    deliver: bool = Field(True, description="run a webhook delivery worker in this process while endpoints exist")
+    retention_max_events: int | None = Field(
+        1_000_000,
+        ge=1,
+        description=(
+            "keep at most this many of the newest events for the feed, whatever their age (None: no cap); "
+            "an event an enabled endpoint has not had yet is kept all the same"
+        ),
+    )
+    deliver: bool = Field(
+        True,
+        description=(
+            "run the outbox worker in this process while endpoints exist (or always, with outbox='always'): "
+            "it delivers webhooks and prunes the outbox"
+        ),
+    )
     delivery_poll_interval_s: float = Field(
         1.0, gt=0, le=60, description="how often the worker looks for events committed by other processes"
     )

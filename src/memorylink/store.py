@@ -133,7 +133,9 @@ class MemoryStore(StoreWrites, StoreReads, StoreAdmin, StoreIngest):
         self._webhooks_changed()
 
     def _webhooks_changed(self) -> None:
-        if self.settings.events.deliver and self._storage.has_webhooks():
+        events = self.settings.events
+        # With outbox="always" the worker runs without endpoints too: it is what prunes the outbox.
+        if events.deliver and (events.outbox == "always" or self._storage.has_webhooks()):
             self._delivery.start()
             self._delivery.wake()
 

@@ -289,6 +289,63 @@ def test_webhook_settings_and_outbox_are_encrypted_and_survive_key_rotation(
             assert needle.encode() not in data, (needle, path.name)
 
 
+def test_the_outbox_keeps_at_most_retention_max_events_but_never_ahead_of_an_enabled_endpoint(
+    open_store: Callable[..., MemoryStore], receiver: Any, drain: Callable[..., None]
+) -> None:
+    capped = EventSettings(deliver=False, outbox="always", retention_max_events=3, prune_interval_s=1e-6)
+    store = open_store(settings=Settings(events=capped))
+    ids = [store.add(f"capped {n}").id for n in range(7)]
+    store._delivery.run_once()
+    assert [r.event.data["id"] for r in store._outbox.read(0)] == ids[-3:]  # the newest three, whatever their age
+    # An endpoint that has had none of the next events holds them past the cap.
+    receiver.default = 500
+    store.webhooks.add(receiver.url + "?down", retry={"max_attempts": 50, "initial_delay_s": 60})
+    held = [store.add(f"held {n}").id for n in range(5)]
+    store._delivery.run_once()
+    time.sleep(0.01)
+    store._delivery.run_once()
+    assert [r.event.data["id"] for r in store._outbox.read(0)] == held
+
+
+def test_with_outbox_always_the_worker_prunes_without_any_endpoint(open_store: Callable[..., MemoryStore]) -> None:
+    events = EventSettings(outbox="always", retention_days=1e-9, prune_interval_s=1e-6, delivery_poll_interval_s=0.01)
+    store = open_store(settings=Settings(events=events))
+    assert store._delivery.running  # no endpoint exists: the worker runs for the retention alone
+    store.add("past the retention at once")
+    deadline = time.monotonic() + 10
+    while store._outbox.read(0) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert store._outbox.read(0) == []
+
+
+def test_without_an_enabled_endpoint_commits_do_not_each_wake_the_worker(
+    open_store: Callable[..., MemoryStore], receiver: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A poll interval longer than the test: every round counted here came from a commit or a wake().
+    events = EventSettings(outbox="always", delivery_poll_interval_s=60)
+    store = open_store(settings=Settings(events=events))
+    rounds: list[float] = []
+    run_once = store._delivery.run_once
+
+    def counted() -> float:
+        rounds.append(time.monotonic())
+        return run_once()
+
+    monkeypatch.setattr(store._delivery, "run_once", counted)
+    store._delivery.wake()  # the worker's first wait began before the patch; this round is counted
+    deadline = time.monotonic() + 10
+    while not rounds and time.monotonic() < deadline:
+        time.sleep(0.01)
+    before = len(rounds)
+    for n in range(30):
+        store.add(f"no endpoint to tell {n}")
+    assert len(rounds) == before == 1
+    # Adding an endpoint wakes it, and from then on commits are delivered promptly.
+    store.webhooks.add(receiver.url)
+    store.add("for the new endpoint")
+    assert receiver.wait_for(1, timeout_s=10)[0].json["type"] == "memory.created"
+
+
 def test_an_event_committed_during_a_delivery_round_is_not_slept_through(
     open_store: Callable[..., MemoryStore], receiver: Any
 ) -> None:

@@ -6,7 +6,9 @@ it expires, or at once when its holder's process on this host is gone). Per endp
 events go out in commit order: the next event waits until the current one is delivered
 or dead-lettered. Delivery state lives in storage, so a restart resumes where it stopped;
 an event in flight when the process died is sent again (receivers de-duplicate on
-``webhook-id``).
+``webhook-id``). The worker also prunes the outbox past its retention (age and count);
+with ``outbox="always"`` it runs for that alone while no endpoint exists, polling for
+endpoints instead of waking on every commit.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ logger = logging.getLogger(__name__)
 _LEASE_KEY = "delivery_lease"
 _PAGE = 64
 _IDLE_S = 3600.0
+_NO_AGE_LIMIT_MS = 2**62  # "older than" this is every event: the count cap prunes by position alone
 
 
 def webhook_body(stored: StoredEvent, config: WebhookConfig) -> bytes:
@@ -155,6 +158,8 @@ class DeliveryWorker:
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._last_prune = 0.0
+        self._delivering = False  # whether the last round found an enabled endpoint
+        self._changed = threading.Event()  # set by wake(): endpoints or redeliveries changed
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -173,6 +178,7 @@ class DeliveryWorker:
 
     def wake(self) -> None:
         """Look for work now (endpoints or redeliveries changed)."""
+        self._changed.set()
         self._outbox.notify_committed()
 
     def stop(self, timeout_s: float = 10.0) -> None:
@@ -199,11 +205,17 @@ class DeliveryWorker:
             # at once instead of being slept through.
             with self._outbox.committed:
                 generation = self._outbox.generation
+            self._changed.clear()
             try:
                 wait_s = self.run_once()
             except Exception:
                 logger.exception("webhook delivery round failed; retrying")
                 wait_s = self._settings.delivery_poll_interval_s
+            if not self._delivering:
+                # Nothing to deliver, only the outbox to prune: this process's commits need no
+                # round each; poll for endpoints (another process may add one) or a wake().
+                self._changed.wait(self._settings.delivery_poll_interval_s)
+                continue
             with self._outbox.committed:
                 if not self._stopping.is_set() and self._outbox.generation == generation:
                     self._outbox.committed.wait(max(0.01, min(wait_s, self._settings.delivery_poll_interval_s)))
@@ -216,6 +228,7 @@ class DeliveryWorker:
             return self._settings.delivery_lease_s / 3
         rows = self._storage.list_webhooks()
         self._endpoints = {row.id: self._endpoint(row) for row in rows}
+        self._delivering = any(row.enabled for row in rows)
         next_due = _IDLE_S
         for row in rows:
             if row.enabled and not self._stopping.is_set():
@@ -362,9 +375,13 @@ class DeliveryWorker:
             return
         self._last_prune = monotonic
         before = now_ms() - int(self._settings.retention_days * 86_400_000)
+        cap = self._settings.retention_max_events
         with self._storage.transaction():  # current cursors: this round has moved them
             enabled = [row.cursor for row in self._storage.list_webhooks() if row.enabled]
-            below = min(enabled) + 1 if enabled else self._outbox.last_seq() + 1
+            last = self._outbox.last_seq()
+            below = min(enabled) + 1 if enabled else last + 1
             pruned = self._storage.prune_events(before, below)
+            if cap is not None and last - cap + 1 > 1:
+                pruned += self._storage.prune_events(_NO_AGE_LIMIT_MS, min(below, last - cap + 1))
         if pruned:
-            logger.info("pruned %d delivered events older than the retention from the outbox", pruned)
+            logger.info("pruned %d delivered events past the retention from the outbox", pruned)
