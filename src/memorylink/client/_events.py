@@ -13,8 +13,9 @@ only the waiting differs.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterable
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 import httpx
 
@@ -33,19 +34,16 @@ __all__ = [
     "SocketEvent",
 ]
 
+H = TypeVar("H", httpx.Client, httpx.AsyncClient)
+FeedT = TypeVar("FeedT", RemoteEventFeed, AsyncRemoteEventFeed)
+SocketT = TypeVar("SocketT", EventSocket, AsyncEventSocket)
 
-class RemoteEvents:
-    """``RemoteStore.events``: the server's event streams (SSE :meth:`feed`, WebSocket :meth:`websocket`).
 
-    Args:
-        http: The store's client (its base URL and credential headers are used).
-        reconnect: How streams reconnect after a drop.
-        idle_timeout_s: An SSE stream silent for this long (no event, no keep-alive) is
-            taken for dropped and reopened; keep it above the server's ``sse_ping_interval_s``.
-    """
+class _Streams(abc.ABC, Generic[H, FeedT, SocketT]):
+    """What RemoteEvents and AsyncRemoteEvents share: the arguments of each stream; only the reader differs."""
 
-    def __init__(self, http: httpx.Client, *, reconnect: Reconnect | None = None, idle_timeout_s: float = 60.0) -> None:
-        self._http = http
+    def __init__(self, http: H, *, reconnect: Reconnect | None = None, idle_timeout_s: float = 60.0) -> None:
+        self._http: H = http
         self.reconnect = reconnect or Reconnect()
         self.idle_timeout_s = idle_timeout_s
 
@@ -59,12 +57,13 @@ class RemoteEvents:
         user_id: str | None = None,
         agent_id: str | None = None,
         run_id: str | None = None,
-    ) -> RemoteEventFeed:
+    ) -> FeedT:
         """Events after the event id ``after`` (None: from ``start``), oldest first, like ``MemoryStore.events.feed``.
 
-        With ``follow`` the iteration waits for new events until ``feed.close()``. ``types``
-        takes names and ``prefix.*`` patterns; the scope fields narrow the stream (a user's
-        credential always gets only its own user's events).
+        Iterate with ``for`` (``async for`` on ``AsyncRemoteStore.events``). With ``follow`` the
+        iteration waits for new events until the feed is closed. ``types`` takes names and
+        ``prefix.*`` patterns; the scope fields narrow the stream (a user's credential always
+        gets only its own user's events).
         """
         core = FeedCore(
             after,
@@ -77,50 +76,44 @@ class RemoteEvents:
             reconnect=self.reconnect,
             idle_timeout_s=self.idle_timeout_s,
         )
-        return RemoteEventFeed(self._http, core)
+        return self._feed(core)
 
-    def websocket(self, *, open_timeout_s: float = 10.0) -> EventSocket:
+    def websocket(self, *, open_timeout_s: float = 10.0) -> SocketT:
         """A steerable stream over ``/api/v1/ws`` (connects on first use; see :class:`EventSocket`)."""
         core = SocketCore(ws_url(self._http), credentials_of(self._http), self.reconnect)
+        return self._socket(core, open_timeout_s)
+
+    @abc.abstractmethod
+    def _feed(self, core: FeedCore) -> FeedT:
+        """The SSE reader of this client kind."""
+
+    @abc.abstractmethod
+    def _socket(self, core: SocketCore, open_timeout_s: float) -> SocketT:
+        """The WebSocket reader of this client kind."""
+
+
+class RemoteEvents(_Streams[httpx.Client, RemoteEventFeed, EventSocket]):
+    """``RemoteStore.events``: the server's event streams (SSE :meth:`feed`, WebSocket :meth:`websocket`).
+
+    Args:
+        http: The store's client (its base URL and credential headers are used).
+        reconnect: How streams reconnect after a drop.
+        idle_timeout_s: An SSE stream silent for this long (no event, no keep-alive) is
+            taken for dropped and reopened; keep it above the server's ``sse_ping_interval_s``.
+    """
+
+    def _feed(self, core: FeedCore) -> RemoteEventFeed:
+        return RemoteEventFeed(self._http, core)
+
+    def _socket(self, core: SocketCore, open_timeout_s: float) -> EventSocket:
         return EventSocket(core, open_timeout_s=open_timeout_s)
 
 
-class AsyncRemoteEvents:
-    """``AsyncRemoteStore.events``: the async twin of :class:`RemoteEvents`."""
+class AsyncRemoteEvents(_Streams[httpx.AsyncClient, AsyncRemoteEventFeed, AsyncEventSocket]):
+    """``AsyncRemoteStore.events``: the async twin of :class:`RemoteEvents` (``async for``, ``aclose()``)."""
 
-    def __init__(
-        self, http: httpx.AsyncClient, *, reconnect: Reconnect | None = None, idle_timeout_s: float = 60.0
-    ) -> None:
-        self._http = http
-        self.reconnect = reconnect or Reconnect()
-        self.idle_timeout_s = idle_timeout_s
-
-    def feed(
-        self,
-        after: str | None = None,
-        *,
-        follow: bool = False,
-        start: Literal["oldest", "latest"] = "oldest",
-        types: Iterable[str] | None = None,
-        user_id: str | None = None,
-        agent_id: str | None = None,
-        run_id: str | None = None,
-    ) -> AsyncRemoteEventFeed:
-        """Events after the event id ``after`` (None: from ``start``), oldest first; iterate with ``async for``."""
-        core = FeedCore(
-            after,
-            follow=follow,
-            start=start,
-            types=types,
-            user_id=user_id,
-            agent_id=agent_id,
-            run_id=run_id,
-            reconnect=self.reconnect,
-            idle_timeout_s=self.idle_timeout_s,
-        )
+    def _feed(self, core: FeedCore) -> AsyncRemoteEventFeed:
         return AsyncRemoteEventFeed(self._http, core)
 
-    def websocket(self, *, open_timeout_s: float = 10.0) -> AsyncEventSocket:
-        """A steerable stream over ``/api/v1/ws`` (connects on first use; see :class:`AsyncEventSocket`)."""
-        core = SocketCore(ws_url(self._http), credentials_of(self._http), self.reconnect)
+    def _socket(self, core: SocketCore, open_timeout_s: float) -> AsyncEventSocket:
         return AsyncEventSocket(core, open_timeout_s=open_timeout_s)

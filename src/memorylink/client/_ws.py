@@ -115,6 +115,41 @@ class SocketCore:
         body = {"error": {"code": "unauthenticated" if code == 4401 else "forbidden", "message": "refused"}}
         return error_from_body(body, FATAL_CLOSE[code])
 
+    def answers(self, answer: dict[str, Any] | None, reply: str, message_id: str | None) -> bool:
+        """Whether ``answer`` is the ``reply`` to the request ``message_id``; raises the error it answered with."""
+        if answer is None:
+            return False
+        if answer["type"] == "error" and answer.get("id") == message_id:
+            raise self.error(answer)
+        return bool(answer["type"] == reply and answer.get("id", message_id) == message_id)
+
+    def ready(self, text: str | bytes) -> bool:
+        """Whether a message read while (re)connecting is the server's ``ready``; keeps an error met before it."""
+        message = json.loads(text)
+        if message.get("type") == "error":
+            self.last_error = message
+        return bool(message.get("type") == "ready")
+
+    def restore(self) -> list[str]:
+        """After ``ready``: the messages that subscribe again and resume after the cursor, to send in order."""
+        self.failures = 0
+        was_positioned, cursor = self.positioned, self.cursor
+        messages = [json.dumps(entry.message(sid)) for sid, entry in self.subscriptions.items()]
+        if was_positioned and self.subscriptions:
+            self.replaying = True
+            messages.append(json.dumps({"type": "resume", "after": cursor}))
+        return messages
+
+    def dropped(self, closed: BaseException | None) -> float:
+        """The wait before reconnecting after ``closed``; raises (and closes) when the credential was refused."""
+        received = getattr(closed, "rcvd", None)
+        refused = self.refused(received.code if received is not None else None)
+        if refused is not None:
+            self.closed = True
+            raise refused
+        logger.info("event socket dropped (%s); reconnecting", received.code if received else "no close frame")
+        return self.failed(None)
+
     def failed(self, error: BaseException | None) -> float:
         self.failures += 1
         if self.reconnect.gives_up(self.failures):
@@ -138,7 +173,26 @@ def credentials_of(http: httpx.Client | httpx.AsyncClient) -> dict[str, str]:
     return {name: http.headers[name] for name in CREDENTIAL_HEADERS if name in http.headers}
 
 
-class EventSocket:
+class _SocketBase:
+    """What EventSocket and AsyncEventSocket share: the core, the connection slot, the positions."""
+
+    def __init__(self, core: SocketCore, *, open_timeout_s: float = 10.0) -> None:
+        self._core = core
+        self._open_timeout_s = open_timeout_s
+        self._connection: Any = None
+
+    @property
+    def last_event_id(self) -> str | None:
+        """The position to resume after (the last event received or acknowledged)."""
+        return self._core.cursor
+
+    @property
+    def heartbeats(self) -> int:
+        """Server heartbeat pings answered so far (they are answered while receiving)."""
+        return self._core.heartbeats
+
+
+class EventSocket(_SocketBase):
     """``/api/v1/ws`` as an iterator of :class:`SocketEvent`; reconnects and resumes by itself.
 
     ::
@@ -155,20 +209,8 @@ class EventSocket:
     """
 
     def __init__(self, core: SocketCore, *, open_timeout_s: float = 10.0) -> None:
-        self._core = core
-        self._open_timeout_s = open_timeout_s
-        self._connection: Any = None
+        super().__init__(core, open_timeout_s=open_timeout_s)
         self._wake = threading.Event()
-
-    @property
-    def last_event_id(self) -> str | None:
-        """The position to resume after (the last event received or acknowledged)."""
-        return self._core.cursor
-
-    @property
-    def heartbeats(self) -> int:
-        """Server heartbeat pings answered so far (they are answered while receiving)."""
-        return self._core.heartbeats
 
     def subscribe(
         self,
@@ -225,11 +267,7 @@ class EventSocket:
                 self._send(message)
                 sent_on = self._connection
                 continue
-            if answer is None:
-                continue
-            if answer["type"] == "error" and answer.get("id") == message_id:
-                raise self._core.error(answer)
-            if answer["type"] == reply and answer.get("id", message_id) == message_id:
+            if self._core.answers(answer, reply, message_id):
                 return
 
     def _send(self, message: dict[str, Any]) -> None:
@@ -266,14 +304,8 @@ class EventSocket:
         return self._core.handle(message)
 
     def _dropped(self, closed: BaseException | None) -> None:
-        received = getattr(closed, "rcvd", None)
-        refused = self._core.refused(received.code if received is not None else None)
         self._connection = None
-        if refused is not None:
-            self._core.closed = True
-            raise refused
-        logger.info("event socket dropped (%s); reconnecting", received.code if received else "no close frame")
-        self._wake.wait(self._core.failed(None))  # returns early when close() is called
+        self._wake.wait(self._core.dropped(closed))  # returns early when close() is called
 
     def _ensure(self) -> Any:
         from websockets.exceptions import InvalidHandshake, InvalidStatus
@@ -302,38 +334,18 @@ class EventSocket:
 
         core = self._core
         try:
-            while (message := json.loads(connection.recv(timeout=self._open_timeout_s))).get("type") != "ready":
-                if message.get("type") == "error":
-                    core.last_error = message
-            core.failures = 0
-            was_positioned, cursor = core.positioned, core.cursor
-            for sid, entry in core.subscriptions.items():
-                connection.send(json.dumps(entry.message(sid)))
-            if was_positioned and core.subscriptions:
-                core.replaying = True
-                connection.send(json.dumps({"type": "resume", "after": cursor}))
+            ready = False
+            while not ready:
+                ready = core.ready(connection.recv(timeout=self._open_timeout_s))
+            for message in core.restore():
+                connection.send(message)
         except (ConnectionClosed, TimeoutError) as closed:
             self._connection = None
             self._dropped(closed)
 
 
-class AsyncEventSocket:
+class AsyncEventSocket(_SocketBase):
     """The async twin of :class:`EventSocket`: ``async for``, ``await subscribe(...)``, ``aclose()``."""
-
-    def __init__(self, core: SocketCore, *, open_timeout_s: float = 10.0) -> None:
-        self._core = core
-        self._open_timeout_s = open_timeout_s
-        self._connection: Any = None
-
-    @property
-    def last_event_id(self) -> str | None:
-        """The position to resume after (the last event received or acknowledged)."""
-        return self._core.cursor
-
-    @property
-    def heartbeats(self) -> int:
-        """Server heartbeat pings answered so far (they are answered while receiving)."""
-        return self._core.heartbeats
 
     async def subscribe(
         self,
@@ -392,11 +404,7 @@ class AsyncEventSocket:
                 await self._send(message)
                 sent_on = self._connection
                 continue
-            if answer is None:
-                continue
-            if answer["type"] == "error" and answer.get("id") == message_id:
-                raise self._core.error(answer)
-            if answer["type"] == reply and answer.get("id", message_id) == message_id:
+            if self._core.answers(answer, reply, message_id):
                 return
 
     async def _send(self, message: dict[str, Any]) -> None:
@@ -433,14 +441,8 @@ class AsyncEventSocket:
         return self._core.handle(message)
 
     async def _dropped(self, closed: BaseException | None) -> None:
-        received = getattr(closed, "rcvd", None)
-        refused = self._core.refused(received.code if received is not None else None)
         self._connection = None
-        if refused is not None:
-            self._core.closed = True
-            raise refused
-        logger.info("event socket dropped (%s); reconnecting", received.code if received else "no close frame")
-        await anyio.sleep(self._core.failed(None))
+        await anyio.sleep(self._core.dropped(closed))
 
     async def _ensure(self) -> Any:
         from websockets.asyncio.client import connect
@@ -467,16 +469,11 @@ class AsyncEventSocket:
         core = self._core
         try:
             with anyio.fail_after(self._open_timeout_s):
-                while (message := json.loads(await connection.recv())).get("type") != "ready":
-                    if message.get("type") == "error":
-                        core.last_error = message
-            core.failures = 0
-            was_positioned, cursor = core.positioned, core.cursor
-            for sid, entry in core.subscriptions.items():
-                await connection.send(json.dumps(entry.message(sid)))
-            if was_positioned and core.subscriptions:
-                core.replaying = True
-                await connection.send(json.dumps({"type": "resume", "after": cursor}))
+                ready = False
+                while not ready:
+                    ready = core.ready(await connection.recv())
+            for message in core.restore():
+                await connection.send(message)
         except (ConnectionClosed, TimeoutError) as closed:
             self._connection = None
             await self._dropped(closed)
