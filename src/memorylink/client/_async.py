@@ -130,7 +130,7 @@ class AsyncRemoteStore(RemoteStoreBase[httpx.AsyncClient]):
 
     async def _export(self, job: ExportJob) -> int:
         blocking = _Blocking(self)
-        return await anyio.to_thread.run_sync(functools.partial(job.run, blocking.list_page, blocking.stats))
+        return await anyio.to_thread.run_sync(functools.partial(job.run, blocking.list, blocking.stats))
 
     async def _ingest(self, job: IngestJob) -> IngestReport:
         user = job.user_id if job.user_id is not None else (await self._send(whoami_call())).user_id
@@ -175,34 +175,13 @@ async def _wait(sleep: Callable[[float], Any], seconds: float) -> None:
 class _Blocking:
     """A blocking view of an AsyncRemoteStore for the ingest and export engines' worker thread.
 
-    Each call runs on the event loop the store belongs to.
+    Each call runs on the event loop the store belongs to, with the store method's own arguments.
     """
 
     def __init__(self, store: AsyncRemoteStore) -> None:
         self._store = store
 
-    def list(
-        self,
-        *,
-        user_id: str | None = None,
-        agent_id: str | None = None,
-        run_id: str | None = None,
-        filter: Mapping[str, Any] | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-    ) -> Page[Memory]:
-        call = functools.partial(
-            self._store.list,
-            user_id=user_id,
-            agent_id=agent_id,
-            run_id=run_id,
-            filter=filter,
-            limit=limit,
-            cursor=cursor,
-        )
-        return anyio.from_thread.run(call)
-
-    def list_page(self, **options: Any) -> Page[Memory]:
+    def list(self, **options: Any) -> Page[Memory]:
         return anyio.from_thread.run(functools.partial(self._store.list, **options))
 
     def stats(self) -> StoreStats:
@@ -211,13 +190,5 @@ class _Blocking:
     def add_many(self, items: Sequence[dict[str, Any]]) -> BatchResult:
         return anyio.from_thread.run(functools.partial(self._store.add_many, items))
 
-    def delete_many(
-        self,
-        ids: Iterable[str] | None = None,
-        *,
-        user_id: str | None = None,
-        agent_id: str | None = None,
-        run_id: str | None = None,
-    ) -> int:
-        call = functools.partial(self._store.delete_many, ids, user_id=user_id, agent_id=agent_id, run_id=run_id)
-        return anyio.from_thread.run(call)
+    def delete_many(self, ids: Iterable[str] | None = None, **scope: Any) -> int:
+        return anyio.from_thread.run(functools.partial(self._store.delete_many, ids, **scope))
