@@ -1,16 +1,99 @@
-"""AsyncRemoteStore.ingest: the sync ingest engine driven from a worker thread over the async client."""
+"""Remote ingest: the engine run over the client, sync and async (from a worker thread), with one argument list."""
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from memorylink import MemoryStore
 from memorylink.client import AsyncRemoteStore
+from memorylink.client._jobs import Jobs
+from memorylink.config import Limits
 from memorylink.embedders.hashing import HashingEmbedder
+from memorylink.ingest.engine import DEFAULT_BATCH_SIZE, DEFAULT_PAGE_SIZE, ingest_paths, sizes_within
+from memorylink.models import BatchItemResult, BatchResult, Memory, Page
 from stream_helpers import serving
+
+
+class RecordingTarget:
+    """An IngestTarget that stores nothing and records what the engine asked of it."""
+
+    def __init__(self) -> None:
+        self.lists: list[dict[str, Any]] = []
+        self.batches: list[list[dict[str, Any]]] = []
+
+    def list(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        filter: Any = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Memory]:
+        self.lists.append({"user_id": user_id, "agent_id": agent_id, "run_id": run_id, "limit": limit})
+        return Page(items=[])
+
+    def add_many(self, items: Sequence[dict[str, Any]]) -> BatchResult:
+        self.batches.append(list(items))
+        results = [BatchItemResult(index=i, id=f"m{len(self.batches)}-{i}") for i in range(len(items))]
+        return BatchResult(succeeded=len(items), failed=0, items=results)
+
+    def delete_many(self, ids: Iterable[str] | None = None, **scope: Any) -> int:
+        return 0
+
+
+def test_the_ingest_job_hands_every_argument_to_the_engine() -> None:
+    builder = inspect.signature(Jobs.ingest).parameters
+    engine = inspect.signature(ingest_paths).parameters
+    job = Jobs().ingest("notes")
+    assert set(job.options) == set(builder) - {"self", "paths", "user_id"}
+    assert set(job.options) <= set(engine)
+    assert {name: builder[name].default for name in job.options} == {name: engine[name].default for name in job.options}
+
+
+def test_a_remote_ingest_job_runs_with_its_scope_options_and_the_default_limits(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text("# A\n\n" + "Alice prefers window seats. " * 800 + "\n")
+    progress: list[tuple[int, int]] = []
+    job = Jobs().ingest(
+        tmp_path,
+        agent_id="planner",
+        run_id="r1",
+        tags=iter(["docs"]),
+        metadata={"team": "travel"},
+        chunk_size=100_000,
+        on_progress=lambda done, total: progress.append((done, total)),
+    )
+    target = RecordingTarget()
+    report = job.run(target, "alice")
+    chunks = [item for batch in target.batches for item in batch]
+    assert report.files_added == 1 and report.chunks_added == len(chunks) > 1
+    assert {(c["user_id"], c["agent_id"], c["run_id"]) for c in chunks} == {("alice", "planner", "r1")}
+    assert all(c["tags"] == ["ingested", "docs"] and c["metadata"]["team"] == "travel" for c in chunks)
+    # A chunk_size above the server's text limit is cut to the library's default limit.
+    assert max(len(c["text"]) for c in chunks) <= Limits().max_text_length < 100_000
+    assert {call["limit"] for call in target.lists} == {min(DEFAULT_PAGE_SIZE, Limits().max_page_size)}
+    assert progress[-1] == (1, 1)
+
+
+@given(
+    text=st.integers(min_value=1, max_value=100_000),
+    batch=st.integers(min_value=1, max_value=20_000),
+    page=st.integers(min_value=1, max_value=5_000),
+)
+def test_sizes_within_never_exceed_the_limits_nor_the_engine_defaults(text: int, batch: int, page: int) -> None:
+    sizes = sizes_within(Limits(max_text_length=text, max_batch_size=batch, max_page_size=page))
+    assert sizes["max_text_length"] == text
+    assert sizes["batch_size"] == min(batch, DEFAULT_BATCH_SIZE)
+    assert sizes["page_size"] == min(page, DEFAULT_PAGE_SIZE)
 
 
 def test_async_ingest_matches_a_local_ingest(tmp_path: Path) -> None:
