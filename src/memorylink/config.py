@@ -183,3 +183,11 @@ class Settings(BaseModel):
         description="SQLite synchronous mode; NORMAL survives process crashes, FULL also power loss",
     )
     busy_timeout_s: float = Field(30.0, gt=0, description="wait for another process's write lock")
+    sqlite_mmap_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=0,
+        description=(
+            "SQLite reads up to this much of the database through a memory map (0: off, plain reads); "
+            "mapped pages count in the process's resident memory"
+        ),
+    )

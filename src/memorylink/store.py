@@ -263,6 +263,7 @@ class MemoryStore(StoreWrites, StoreReads, StoreAdmin, StoreIngest):
                 directory / DB_FILENAME,
                 synchronous=settings.synchronous,
                 busy_timeout_s=settings.busy_timeout_s,
+                mmap_bytes=settings.sqlite_mmap_bytes,
             )
         try:
             kdf, master_key = _derive_master_key(storage, passphrase, key)

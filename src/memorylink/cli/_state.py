@@ -130,11 +130,21 @@ class CliState:
 
     # -- opening ----------------------------------------------------------------------
 
-    def settings(self, *, deliver: bool = False, outbox: str = "auto") -> Settings:
+    def settings(self, *, deliver: bool = False, outbox: str = "auto", mmap_bytes: int | None = None) -> Settings:
         """Store settings for a CLI process: short commands leave webhook delivery to long-running ones."""
-        return Settings(events=EventSettings(deliver=deliver, outbox=outbox))
+        events = EventSettings(deliver=deliver, outbox=outbox)
+        if mmap_bytes is None:
+            return Settings(events=events)
+        return Settings(events=events, sqlite_mmap_bytes=mmap_bytes)
 
-    def open(self, *, deliver: bool = False, outbox: str = "auto", secret: dict[str, Any] | None = None) -> MemoryStore:
+    def open(
+        self,
+        *,
+        deliver: bool = False,
+        outbox: str = "auto",
+        mmap_bytes: int | None = None,
+        secret: dict[str, Any] | None = None,
+    ) -> MemoryStore:
         """Open the existing store (with the embedder it records); a missing store is a usage error.
 
         ``secret`` is what :meth:`secret` returned, for a command that needs the key again.
@@ -147,7 +157,7 @@ class CliState:
         return MemoryStore.open(
             path,
             **secret,
-            settings=self.settings(deliver=deliver, outbox=outbox),
+            settings=self.settings(deliver=deliver, outbox=outbox, mmap_bytes=mmap_bytes),
             create=False,
         )
 

@@ -58,12 +58,21 @@ def register(app: typer.Typer) -> None:
         log_json: Annotated[
             bool, typer.Option("--log-json", help="Log one JSON object per line (request fields as keys).")
         ] = False,
+        malloc_trim_s: Annotated[
+            float,
+            typer.Option(
+                "--malloc-trim-s",
+                min=0,
+                help="Give freed C heap pages back to the OS this often (glibc malloc_trim; 0: never).",
+            ),
+        ] = 60.0,
     ) -> None:
         """Run the REST API (docs at /docs) until interrupted; each request needs an API key or a token."""
         try:
             import uvicorn
 
             from memorylink.server import ServerSettings, create_app
+            from memorylink.server.malloc_trim import MallocTrimmer
             from memorylink.server.settings import is_loopback
             from memorylink.server.streams import StreamingServer
         except ImportError as error:
@@ -87,8 +96,9 @@ def register(app: typer.Typer) -> None:
         _log_to_stderr(log_level, as_json=log_json)
         out = Output()
         state = state_of(ctx)
-        # The event feed (SSE, WebSocket) reads the outbox, so this process always writes it.
-        with state.open(deliver=True, outbox="always") as store:
+        # The event feed (SSE, WebSocket) reads the outbox, so this process always writes it. No
+        # memory map: a long-running server's RSS would grow with the file (docs/server.md, "Memory").
+        with state.open(deliver=True, outbox="always", mmap_bytes=0) as store:
             if not no_auth and _no_credentials_yet(store):
                 out.note(
                     "no users or API keys yet, so nobody can sign in; create an admin key (the server may keep "
@@ -100,7 +110,8 @@ def register(app: typer.Typer) -> None:
             out.note(f"memorylink REST API at {where}" + (" (no authentication)" if no_auth else ""))
             out.note(f"docs at {where}/docs; store {store.path}")
             config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False)
-            _server_class(StreamingServer)(config).run()
+            with MallocTrimmer(malloc_trim_s):
+                _server_class(StreamingServer)(config).run()
         # Reached after SIGINT / SIGTERM too: the store above was closed (index snapshot written).
 
 

@@ -21,7 +21,6 @@ logger = logging.getLogger(__name__)
 
 _MEMORY_COLUMNS = "id, updated_at, version, user_bi, agent_bi, run_bi, body"
 _MAX_VARIABLES = 900
-_MMAP_BYTES = 256 * 1024 * 1024
 
 
 def _memory_row(row: tuple[object, ...]) -> MemoryRow:
@@ -36,7 +35,14 @@ class SqliteStorage(SqliteEventTables, SqliteAppDataTable):
     with other processes. Pass ``":memory:"`` for a throwaway in-memory database.
     """
 
-    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL", busy_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        synchronous: str = "NORMAL",
+        busy_timeout_s: float = 30.0,
+        mmap_bytes: int = 256 * 1024 * 1024,
+    ) -> None:
         self.path = str(path)
         self._mutex = threading.RLock()
         self._connection = sqlite3.connect(
@@ -54,7 +60,7 @@ class SqliteStorage(SqliteEventTables, SqliteAppDataTable):
                     self._connection.execute("PRAGMA journal_mode = WAL")
             self._connection.execute(f"PRAGMA synchronous = {synchronous}")
             # Reads of rows (a search's hits) map the file instead of a pread per page.
-            self._connection.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
+            self._connection.execute(f"PRAGMA mmap_size = {int(mmap_bytes)}")
         except sqlite3.DatabaseError as error:
             self._connection.close()
             raise StoreCorruptedError(f"{self.path} is not a memorylink store: {error}") from error
