@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from memorylink.server._constraints import apply_constraints
+from memorylink.server.auth.settings import AuthSettings
 from memorylink.server.errors import REQUEST_ID_HEADER, ErrorResponse
 
 if TYPE_CHECKING:
@@ -110,7 +112,10 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:
-    """The app's OpenAPI document, with the security schemes and the request-id header added."""
+    """The app's OpenAPI document, with the security schemes and the request-id header added.
+
+    The constraints the store enforces are stated with the served store's limits and dimension.
+    """
     if app.openapi_schema is not None:
         return app.openapi_schema
     from fastapi.openapi.utils import get_openapi
@@ -122,6 +127,16 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         routes=app.routes,
         tags=app.openapi_tags,
         servers=app.servers,
+    )
+    store = app.state.store
+    auth = getattr(app.state.settings, "auth", None) or AuthSettings()
+    apply_constraints(
+        schema,
+        {
+            **store.settings.limits.model_dump(),
+            "dimension": store.embedder.dimension,
+            "min_password_length": auth.min_password_length,
+        },
     )
     components = schema.setdefault("components", {})
     components["securitySchemes"] = SECURITY_SCHEMES

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from memorylink._version import __version__
 from memorylink.server import health
@@ -17,6 +17,7 @@ from memorylink.server.middleware import BodyLimitMiddleware, RequestContextMidd
 from memorylink.server.principal import Guard, NoAuthGuard
 from memorylink.server.ratelimit import RateLimitHeadersMiddleware
 from memorylink.server.routes import admin, memories, webhooks
+from memorylink.server.routes._common import refuse_repeated_query
 from memorylink.server.settings import ServerSettings
 from memorylink.server.streams import router as streams_router
 
@@ -69,10 +70,11 @@ def create_app(store: MemoryStore, settings: ServerSettings | None = None, *, gu
     app.state.metrics = ServerMetrics(store)
 
     install_error_handlers(app)
-    app.include_router(memories.router)
-    app.include_router(webhooks.router)
-    app.include_router(admin.router)
-    app.include_router(auth_router)
+    once = [Depends(refuse_repeated_query)]
+    app.include_router(memories.router, dependencies=once)
+    app.include_router(webhooks.router, dependencies=once)
+    app.include_router(admin.router, dependencies=once)
+    app.include_router(auth_router, dependencies=once)
     app.include_router(streams_router)
     app.include_router(health.router)
     app.include_router(metrics_router(public=settings.metrics_public))

@@ -10,13 +10,27 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol, get_args
+from typing import Annotated, Literal, Protocol, get_args
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from memorylink.server.errors import ApiError
 
-__all__ = ["Budget", "Guard", "NoAuthGuard", "Principal", "Scope", "requires", "resolve_user"]
+__all__ = [
+    "AdminReader",
+    "AdminWriter",
+    "BatchWriter",
+    "Budget",
+    "Guard",
+    "NoAuthGuard",
+    "Principal",
+    "Reader",
+    "Scope",
+    "Searcher",
+    "Writer",
+    "requires",
+    "resolve_user",
+]
 
 Scope = Literal["read", "write", "admin"]
 """What a credential may do: ``read`` (get, list, search), ``write`` (add, update, delete), ``admin``."""
@@ -107,3 +121,17 @@ def resolve_user(principal: Principal, user_id: str | None) -> str | None:
     if user_id is None or user_id == principal.user_id:
         return principal.user_id
     raise ApiError(403, "forbidden", "this credential may only act on its own user's memories", {"field": "user_id"})
+
+
+Reader = Annotated[Principal, Depends(requires("read", "reads"))]
+"""A route parameter: the caller, with the read scope, spending the reads budget."""
+Writer = Annotated[Principal, Depends(requires("write", "writes"))]
+"""The caller, with the write scope, spending the writes budget."""
+Searcher = Annotated[Principal, Depends(requires("read", "searches"))]
+"""The caller, with the read scope, spending the searches budget."""
+BatchWriter = Annotated[Principal, Depends(requires("write", "batches"))]
+"""The caller, with the write scope, spending the batches budget."""
+AdminReader = Annotated[Principal, Depends(requires("admin", "reads"))]
+"""The caller, an admin, spending the reads budget."""
+AdminWriter = Annotated[Principal, Depends(requires("admin", "writes"))]
+"""The caller, an admin, spending the writes budget."""

@@ -30,6 +30,7 @@ __all__ = [
     "RateLimitSettings",
     "RateLimitState",
     "RateLimiter",
+    "check_rate",
 ]
 
 LimitName = Literal["reads", "writes", "searches", "batches", "logins"]
@@ -49,6 +50,17 @@ _STRATEGIES = {
     "fixed-window": "FixedWindowRateLimiter",
     "sliding-window-counter": "SlidingWindowCounterRateLimiter",
 }
+
+
+def check_rate(value: str, message: str) -> str:
+    """``value`` if the ``limits`` package reads it as a rate ('20/second'); else ValueError(``message``)."""
+    from limits import parse
+
+    try:
+        parse(value)
+    except ValueError:
+        raise ValueError(message) from None
+    return value
 
 
 class RateLimitSettings(BaseModel):
@@ -73,13 +85,7 @@ class RateLimitSettings(BaseModel):
     @field_validator("reads", "writes", "searches", "batches", "logins")
     @classmethod
     def _parses(cls, value: str) -> str:
-        from limits import parse
-
-        try:
-            parse(value)
-        except ValueError:
-            raise ValueError(f"{value!r} is not a rate such as '120/minute' or '10 per second'") from None
-        return value
+        return check_rate(value, f"{value!r} is not a rate such as '120/minute' or '10 per second'")
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from memorylink.server._constraints import SCOPE_ID, limit, states
+
 __all__ = [
     "USERNAME_PATTERN",
     "ApiKey",
@@ -36,6 +38,8 @@ _DEFAULT_KEY_SCOPES: list[Scope] = ["read", "write"]
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
 
 _EXAMPLE_TIME = "2026-01-02T03:04:05Z"
+_PASSWORD = states(minLength=limit("min_password_length"))
+"""The server's ``AuthSettings.min_password_length``, which ``Accounts`` enforces."""
 
 
 class User(BaseModel):
@@ -116,9 +120,14 @@ class CreateUserRequest(BaseModel):
     )
 
     username: str = Field(pattern=USERNAME_PATTERN, description="letters, digits, . _ @ -", examples=["alice"])
-    password: str = Field(min_length=1, max_length=1024, examples=["a long passphrase"])
+    password: str = Field(min_length=1, max_length=1024, examples=["a long passphrase"], json_schema_extra=_PASSWORD)
     role: Role = Field("user", examples=["user"])
-    user_id: str | None = Field(None, description="the user_id to act as (default: the username)", examples=[None])
+    user_id: str | None = Field(
+        None,
+        description="the user_id to act as (default: the username)",
+        examples=[None],
+        json_schema_extra=SCOPE_ID,
+    )
 
 
 class PasswordChangeRequest(BaseModel):
@@ -131,7 +140,9 @@ class PasswordChangeRequest(BaseModel):
         },
     )
 
-    password: str = Field(min_length=1, max_length=1024, examples=["a new long passphrase"])
+    password: str = Field(
+        min_length=1, max_length=1024, examples=["a new long passphrase"], json_schema_extra=_PASSWORD
+    )
     current_password: str | None = Field(None, max_length=1024, examples=["a long passphrase"])
 
 
@@ -150,9 +161,18 @@ class CreateKeyRequest(BaseModel):
 
     name: str | None = Field(None, max_length=128, examples=["ci pipeline"])
     scopes: list[Scope] = Field(default_factory=lambda: _DEFAULT_KEY_SCOPES.copy(), min_length=1, examples=[["read"]])
-    expires_days: float | None = Field(None, gt=0, le=3650, description="lifetime in days; None: no expiry")
-    username: str | None = Field(None, description="(admins) the account to bind the key to", examples=[None])
-    user_id: str | None = Field(None, description="(admins) the user_id to act as, for a key with no account")
+    expires_days: float | None = Field(
+        None, gt=0, le=3650, strict=True, description="lifetime in days (a fraction is fine); None: no expiry"
+    )
+    username: str | None = Field(
+        None,
+        description="(admins) the account to bind the key to",
+        examples=[None],
+        json_schema_extra=states(pattern=USERNAME_PATTERN),
+    )
+    user_id: str | None = Field(
+        None, description="(admins) the user_id to act as, for a key with no account", json_schema_extra=SCOPE_ID
+    )
 
 
 class TokenResponse(BaseModel):

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from starlette.concurrency import run_in_threadpool
 
 from memorylink.errors import AuthenticationError, NotFoundError
+from memorylink.server._constraints import KEY_ID, states
 from memorylink.server.auth._examples import auth_example
 from memorylink.server.auth.accounts import AlreadyExistsError
 from memorylink.server.auth.guard import AuthGuard, unauthenticated
 from memorylink.server.auth.models import (
+    USERNAME_PATTERN,
     ApiKey,
     AuditPage,
     CreateKeyRequest,
@@ -31,7 +33,7 @@ from memorylink.server.auth.service import AuthService, actor_of
 from memorylink.server.auth.settings import AuthSettings
 from memorylink.server.errors import ApiError
 from memorylink.server.openapi import error_responses
-from memorylink.server.principal import Principal, requires
+from memorylink.server.principal import AdminReader, AdminWriter, Principal, Reader, Writer
 
 __all__ = ["audit_admin_action", "auth_router", "auth_service"]
 
@@ -41,6 +43,9 @@ auth_router = APIRouter()
 _TAG_AUTH = "auth"
 _TAG_USERS = "users"
 _TAG_KEYS = "keys"
+
+Username = Annotated[str, Path(description="the login name", json_schema_extra=states(pattern=USERNAME_PATTERN))]
+KeyId = Annotated[str, Path(description="the key's id (the 8 characters after mlk_)", json_schema_extra=KEY_ID)]
 
 
 def auth_service(request: Request) -> AuthService:
@@ -146,7 +151,7 @@ async def token(
     response_model=Whoami,
     responses={200: auth_example("Whoami"), **error_responses(401, 429)},
 )
-async def whoami(principal: Annotated[Principal, Depends(requires("read", "reads"))]) -> Whoami:
+async def whoami(principal: Reader) -> Whoami:
     return Whoami(
         user_id=principal.user_id,
         username=principal.username,
@@ -167,9 +172,7 @@ async def whoami(principal: Annotated[Principal, Depends(requires("read", "reads
     response_model=list[User],
     responses={200: auth_example("list[User]"), **error_responses(401, 403, 429)},
 )
-async def list_users(
-    service: Service, principal: Annotated[Principal, Depends(requires("admin", "reads"))]
-) -> list[User]:
+async def list_users(service: Service, principal: AdminReader) -> list[User]:
     return await run_in_threadpool(service.accounts.users)
 
 
@@ -187,7 +190,7 @@ async def create_user(
     request: Request,
     body: CreateUserRequest,
     service: Service,
-    principal: Annotated[Principal, Depends(requires("admin", "writes"))],
+    principal: AdminWriter,
 ) -> User:
     try:
         user = await run_in_threadpool(
@@ -212,9 +215,7 @@ def _visible_user(principal: Principal, username: str) -> None:
     response_model=User,
     responses={200: auth_example("User"), **error_responses(401, 403, 404, 429)},
 )
-async def get_user(
-    username: str, service: Service, principal: Annotated[Principal, Depends(requires("read", "reads"))]
-) -> User:
+async def get_user(username: Username, service: Service, principal: Reader) -> User:
     _visible_user(principal, username)
     return await run_in_threadpool(service.accounts.user, username)
 
@@ -231,9 +232,9 @@ async def get_user(
 )
 async def remove_user(
     request: Request,
-    username: str,
+    username: Username,
     service: Service,
-    principal: Annotated[Principal, Depends(requires("admin", "writes"))],
+    principal: AdminWriter,
 ) -> Response:
     revoked = await run_in_threadpool(service.accounts.remove_user, username)
     await _audit(request, principal, "user.removed", f"user:{username}", revoked_keys=revoked)
@@ -252,10 +253,10 @@ async def remove_user(
 )
 async def change_password(
     request: Request,
-    username: str,
+    username: Username,
     body: PasswordChangeRequest,
     service: Service,
-    principal: Annotated[Principal, Depends(requires("write", "writes"))],
+    principal: Writer,
 ) -> Response:
     _visible_user(principal, username)
     if not principal.is_admin:
@@ -289,7 +290,7 @@ def _own_key(service: AuthService, principal: Principal, key_id: str) -> ApiKey:
 )
 async def list_keys(
     service: Service,
-    principal: Annotated[Principal, Depends(requires("read", "reads"))],
+    principal: Reader,
     user_id: Annotated[str | None, Query(max_length=128, description="(admins) only keys acting as this user")] = None,
     username: Annotated[str | None, Query(max_length=64, description="(admins) only this account's keys")] = None,
     include_revoked: Annotated[bool, Query(description="also list revoked keys")] = True,
@@ -318,7 +319,7 @@ async def create_key(
     request: Request,
     body: CreateKeyRequest,
     service: Service,
-    principal: Annotated[Principal, Depends(requires("write", "writes"))],
+    principal: Writer,
 ) -> NewApiKey:
     username, user_id = body.username, body.user_id
     if not principal.is_admin:
@@ -356,9 +357,7 @@ async def create_key(
     response_model=ApiKey,
     responses={200: auth_example("ApiKey"), **error_responses(401, 403, 404, 429)},
 )
-async def get_key(
-    key_id: str, service: Service, principal: Annotated[Principal, Depends(requires("read", "reads"))]
-) -> ApiKey:
+async def get_key(key_id: KeyId, service: Service, principal: Reader) -> ApiKey:
     return await run_in_threadpool(_own_key, service, principal, key_id)
 
 
@@ -373,9 +372,9 @@ async def get_key(
 )
 async def revoke_key(
     request: Request,
-    key_id: str,
+    key_id: KeyId,
     service: Service,
-    principal: Annotated[Principal, Depends(requires("write", "writes"))],
+    principal: Writer,
 ) -> Response:
     await run_in_threadpool(_own_key, service, principal, key_id)
     await run_in_threadpool(service.accounts.revoke_key, key_id)
@@ -397,8 +396,10 @@ async def revoke_key(
 )
 async def read_audit(
     service: Service,
-    principal: Annotated[Principal, Depends(requires("admin", "reads"))],
+    principal: AdminReader,
     limit: Annotated[int, Query(ge=1, le=500, description="entries per page")] = 50,
-    cursor: Annotated[str | None, Query(max_length=32, description="the previous page's next_cursor")] = None,
+    cursor: Annotated[
+        str | None, Query(pattern=r"^[0-9]{1,19}$", description="the previous page's next_cursor")
+    ] = None,
 ) -> AuditPage:
     return await run_in_threadpool(service.audit.page, limit=limit, cursor=cursor)

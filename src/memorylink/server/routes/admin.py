@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from memorylink.models import StoreStats
 from memorylink.server._openapi import error_responses
-from memorylink.server.principal import Principal, requires
+from memorylink.server.principal import AdminReader
 from memorylink.server.routes._common import json_response, store_of
 from memorylink.server.routes._examples import example_response
 
@@ -26,5 +24,5 @@ router = APIRouter(prefix="/api/v1", tags=["admin"])
     "store's identity (embedder, key id, schema). Admins only: the counts span every user.",
     responses={200: example_response("StoreStats"), **error_responses(401, 403, 429, 503)},
 )
-def stats(request: Request, principal: Annotated[Principal, Depends(requires("admin", "reads"))]) -> Response:
+def stats(request: Request, principal: AdminReader) -> Response:
     return json_response(store_of(request).stats())

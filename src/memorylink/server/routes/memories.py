@@ -10,6 +10,7 @@ name, or on every user. A write that names no user stores for the caller's own u
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -17,9 +18,10 @@ from fastapi.responses import Response
 
 from memorylink.errors import NotFoundError
 from memorylink.models import BatchResult, ListOrder, Memory, MemoryVersion, Page, SearchResult
+from memorylink.server._constraints import MEMORY_ID, PAGE_SIZE, SCOPE_ID, THRESHOLD, TOP_K
 from memorylink.server._openapi import error_responses
-from memorylink.server.principal import Principal, requires, resolve_user
-from memorylink.server.routes._common import json_response, parse_json_object, store_of
+from memorylink.server.principal import BatchWriter, Principal, Reader, Searcher, Writer, resolve_user
+from memorylink.server.routes._common import json_response, parse_json_object, scoped_arguments, store_of
 from memorylink.server.routes._examples import example_response
 from memorylink.server.schemas import (
     AddMessagesRequest,
@@ -28,6 +30,7 @@ from memorylink.server.schemas import (
     DeleteManyRequest,
     DeleteManyResult,
     SearchRequest,
+    Tag,
     UpdateMemoryRequest,
     VectorSearchRequest,
 )
@@ -36,22 +39,43 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/memories", tags=["memories"])
 
-MemoryId = Annotated[str, Path(description="the memory's id", examples=["0d2jq3m5k8t9v"])]
-UserId = Annotated[str | None, Query(description="only this user's memories (non-admins: their own only)")]
-AgentId = Annotated[str | None, Query(description="only this agent's memories")]
-RunId = Annotated[str | None, Query(description="only this run's memories")]
+MemoryId = Annotated[str, Path(description="the memory's id", examples=["0d2jq3m5k8t9v"], json_schema_extra=MEMORY_ID)]
+UserId = Annotated[
+    str | None, Query(description="only this user's memories (non-admins: their own only)", json_schema_extra=SCOPE_ID)
+]
+AgentId = Annotated[str | None, Query(description="only this agent's memories", json_schema_extra=SCOPE_ID)]
+RunId = Annotated[str | None, Query(description="only this run's memories", json_schema_extra=SCOPE_ID)]
+TopK = Annotated[int, Query(description="hits to return (1 to max_top_k)", json_schema_extra=TOP_K)]
+Threshold = Annotated[
+    float | None, Query(description="drop hits below this similarity (0 to 1)", json_schema_extra=THRESHOLD)
+]
 
 _READ = (401, 403, 422, 429, 503)
 _WRITE = (401, 403, 413, 422, 429, 503)
+
+
+@dataclass(frozen=True)
+class ScopeQuery:
+    """The ``user_id`` / ``agent_id`` / ``run_id`` query parameters of a route."""
+
+    user_id: str | None
+    agent_id: str | None
+    run_id: str | None
+
+
+def _scope_query(user_id: UserId = None, agent_id: AgentId = None, run_id: RunId = None) -> ScopeQuery:
+    return ScopeQuery(user_id, agent_id, run_id)
+
+
+InScope = Annotated[ScopeQuery, Depends(_scope_query)]
 
 
 def _scope(principal: Principal, user_id: str | None, agent_id: str | None, run_id: str | None) -> dict[str, Any]:
     return {"user_id": resolve_user(principal, user_id), "agent_id": agent_id, "run_id": run_id}
 
 
-def _write_scope(principal: Principal, user_id: str | None, agent_id: str | None, run_id: str | None) -> dict[str, Any]:
-    """Whose memory a write stores: the user named (non-admins: only themselves), else the caller's own."""
-    return {"user_id": resolve_user(principal, user_id) or principal.user_id, "agent_id": agent_id, "run_id": run_id}
+def _in(principal: Principal, scope: ScopeQuery) -> dict[str, Any]:
+    return _scope(principal, scope.user_id, scope.agent_id, scope.run_id)
 
 
 def _owned_item(principal: Principal, item: Any) -> Any:
@@ -72,12 +96,8 @@ def _owned_item(principal: Principal, item: Any) -> Any:
     "stored for the caller's own user; non-admins naming another user_id get a 403.",
     responses={201: example_response("Memory", "The stored memory"), **error_responses(*_WRITE)},
 )
-def create_memory(
-    request: Request, body: CreateMemoryRequest, principal: Annotated[Principal, Depends(requires("write", "writes"))]
-) -> Response:
-    values = body.model_dump()
-    values.update(_write_scope(principal, body.user_id, body.agent_id, body.run_id))
-    memory = store_of(request).add(values.pop("text"), **values)
+def create_memory(request: Request, body: CreateMemoryRequest, principal: Writer) -> Response:
+    memory = store_of(request).add(body.text, **scoped_arguments(body, principal, exclude="text", write=True))
     return json_response(memory, 201)
 
 
@@ -92,19 +112,19 @@ def create_memory(
 )
 def list_memories(
     request: Request,
-    principal: Annotated[Principal, Depends(requires("read", "reads"))],
+    principal: Reader,
     user_id: UserId = None,
     agent_id: AgentId = None,
     run_id: RunId = None,
     filter: Annotated[str | None, Query(description="a filter-language object, as JSON")] = None,
-    tags: Annotated[list[str] | None, Query(description="memories with any of these tags (repeat the parameter)")] = (
+    tags: Annotated[list[Tag] | None, Query(description="memories with any of these tags (repeat the parameter)")] = (
         None
     ),
     date_from: Annotated[str | None, Query(description="created at or after (ISO 8601)")] = None,
     date_to: Annotated[str | None, Query(description="created before (ISO 8601)")] = None,
     metadata: Annotated[str | None, Query(description="metadata keys that must equal these, as a JSON object")] = None,
     order: Annotated[ListOrder, Query(description="sort order")] = "created_desc",
-    limit: Annotated[int, Query(description="items per page (1 to max_page_size)")] = 50,
+    limit: Annotated[int, Query(description="items per page (1 to max_page_size)", json_schema_extra=PAGE_SIZE)] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> Response:
     page = store_of(request).list(
@@ -130,12 +150,8 @@ def list_memories(
     "(similarity blended with recency), similarity or date; `mmr` spreads near-duplicates apart.",
     responses={200: example_response("SearchResult"), **error_responses(*_WRITE)},
 )
-def search_memories(
-    request: Request, body: SearchRequest, principal: Annotated[Principal, Depends(requires("read", "searches"))]
-) -> Response:
-    values = body.model_dump(exclude={"query"})
-    values.update(_scope(principal, body.user_id, body.agent_id, body.run_id))
-    return json_response(store_of(request).search(body.query, **values))
+def search_memories(request: Request, body: SearchRequest, principal: Searcher) -> Response:
+    return json_response(store_of(request).search(body.query, **scoped_arguments(body, principal, exclude="query")))
 
 
 @router.post(
@@ -145,12 +161,9 @@ def search_memories(
     description="Like search, with a query vector of the store's dimension instead of text.",
     responses={200: example_response("SearchResult"), **error_responses(*_WRITE)},
 )
-def search_memories_by_vector(
-    request: Request, body: VectorSearchRequest, principal: Annotated[Principal, Depends(requires("read", "searches"))]
-) -> Response:
-    values = body.model_dump(exclude={"vector"})
-    values.update(_scope(principal, body.user_id, body.agent_id, body.run_id))
-    return json_response(store_of(request).search_by_vector(body.vector, **values))
+def search_memories_by_vector(request: Request, body: VectorSearchRequest, principal: Searcher) -> Response:
+    arguments = scoped_arguments(body, principal, exclude="vector")
+    return json_response(store_of(request).search_by_vector(body.vector, **arguments))
 
 
 @router.post(
@@ -162,9 +175,7 @@ def search_memories_by_vector(
     "(nearly) identical to a stored memory in its scope is not stored again (`deduplicated: true`).",
     responses={200: example_response("BatchResult"), **error_responses(*_WRITE)},
 )
-def add_memories(
-    request: Request, body: BatchAddRequest, principal: Annotated[Principal, Depends(requires("write", "batches"))]
-) -> Response:
+def add_memories(request: Request, body: BatchAddRequest, principal: BatchWriter) -> Response:
     items = [_owned_item(principal, item) for item in body.items]
     return json_response(store_of(request).add_many(items, dedupe=body.dedupe))
 
@@ -178,13 +189,8 @@ def add_memories(
     "(send `filter: {}` to delete everything in scope on purpose).",
     responses={200: {"content": {"application/json": {"example": {"deleted": 3}}}}, **error_responses(*_WRITE)},
 )
-def delete_memories(
-    request: Request, body: DeleteManyRequest, principal: Annotated[Principal, Depends(requires("write", "batches"))]
-) -> DeleteManyResult:
-    deleted = store_of(request).delete_many(
-        body.ids, filter=body.filter, **_scope(principal, body.user_id, body.agent_id, body.run_id)
-    )
-    return DeleteManyResult(deleted=deleted)
+def delete_memories(request: Request, body: DeleteManyRequest, principal: BatchWriter) -> DeleteManyResult:
+    return DeleteManyResult(deleted=store_of(request).delete_many(**scoped_arguments(body, principal)))
 
 
 @router.post(
@@ -195,16 +201,8 @@ def delete_memories(
     "`turn`). `run_id` defaults to a new run, returned with every memory.",
     responses={200: example_response("BatchResult"), **error_responses(*_WRITE)},
 )
-def add_messages(
-    request: Request, body: AddMessagesRequest, principal: Annotated[Principal, Depends(requires("write", "batches"))]
-) -> Response:
-    result = store_of(request).add_messages(
-        body.messages,
-        **_write_scope(principal, body.user_id, body.agent_id, body.run_id),
-        tags=body.tags,
-        metadata=body.metadata,
-    )
-    return json_response(result)
+def add_messages(request: Request, body: AddMessagesRequest, principal: BatchWriter) -> Response:
+    return json_response(store_of(request).add_messages(**scoped_arguments(body, principal, write=True)))
 
 
 @router.get(
@@ -217,12 +215,10 @@ def add_messages(
 def get_memory(
     request: Request,
     memory_id: MemoryId,
-    principal: Annotated[Principal, Depends(requires("read", "reads"))],
-    user_id: UserId = None,
-    agent_id: AgentId = None,
-    run_id: RunId = None,
+    principal: Reader,
+    scope: InScope,
 ) -> Response:
-    memory = store_of(request).get(memory_id, **_scope(principal, user_id, agent_id, run_id))
+    memory = store_of(request).get(memory_id, **_in(principal, scope))
     if memory is None:
         raise NotFoundError(memory_id)
     return json_response(memory)
@@ -240,17 +236,15 @@ def update_memory(
     request: Request,
     memory_id: MemoryId,
     body: UpdateMemoryRequest,
-    principal: Annotated[Principal, Depends(requires("write", "writes"))],
-    user_id: UserId = None,
-    agent_id: AgentId = None,
-    run_id: RunId = None,
+    principal: Writer,
+    scope: InScope,
 ) -> Response:
     memory = store_of(request).update(
         memory_id,
         text=body.text,
         tags=body.tags,
         metadata=body.metadata,
-        **_scope(principal, user_id, agent_id, run_id),
+        **_in(principal, scope),
     )
     return json_response(memory)
 
@@ -265,12 +259,10 @@ def update_memory(
 def delete_memory(
     request: Request,
     memory_id: MemoryId,
-    principal: Annotated[Principal, Depends(requires("write", "writes"))],
-    user_id: UserId = None,
-    agent_id: AgentId = None,
-    run_id: RunId = None,
+    principal: Writer,
+    scope: InScope,
 ) -> Response:
-    if not store_of(request).delete(memory_id, **_scope(principal, user_id, agent_id, run_id)):
+    if not store_of(request).delete(memory_id, **_in(principal, scope)):
         raise NotFoundError(memory_id)
     return Response(status_code=204)
 
@@ -285,12 +277,10 @@ def delete_memory(
 def memory_history(
     request: Request,
     memory_id: MemoryId,
-    principal: Annotated[Principal, Depends(requires("read", "reads"))],
-    user_id: UserId = None,
-    agent_id: AgentId = None,
-    run_id: RunId = None,
+    principal: Reader,
+    scope: InScope,
 ) -> Response:
-    return json_response(store_of(request).history(memory_id, **_scope(principal, user_id, agent_id, run_id)))
+    return json_response(store_of(request).history(memory_id, **_in(principal, scope)))
 
 
 @router.get(
@@ -303,19 +293,17 @@ def memory_history(
 def similar_memories(
     request: Request,
     memory_id: MemoryId,
-    principal: Annotated[Principal, Depends(requires("read", "reads"))],
-    top_k: Annotated[int, Query(description="hits to return (1 to max_top_k)")] = 5,
-    threshold: Annotated[float | None, Query(description="drop hits below this similarity (0 to 1)")] = None,
+    principal: Reader,
+    scope: InScope,
+    top_k: TopK = 5,
+    threshold: Threshold = None,
     filter: Annotated[str | None, Query(description="a filter-language object, as JSON")] = None,
-    user_id: UserId = None,
-    agent_id: AgentId = None,
-    run_id: RunId = None,
 ) -> Response:
     result = store_of(request).similar(
         memory_id,
         top_k=top_k,
         threshold=threshold,
         filter=parse_json_object(filter, "filter"),
-        **_scope(principal, user_id, agent_id, run_id),
+        **_in(principal, scope),
     )
     return json_response(result)

@@ -7,17 +7,19 @@ Admins manage every endpoint. Everyone else sees and manages only endpoints whos
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from memorylink.errors import NotFoundError
 from memorylink.events import Delivery, NewWebhook, WebhookEndpoint, WebhookManager
+from memorylink.events.webhooks import DeliveryStatus
+from memorylink.server._constraints import EVENT_ID, PAGE_SIZE, WEBHOOK_ID, states
 from memorylink.server._openapi import error_responses
 from memorylink.server.auth.routes import audit_admin_action
-from memorylink.server.principal import Principal, requires, resolve_user
-from memorylink.server.routes._common import json_response, store_of
+from memorylink.server.principal import Principal, Reader, Writer, resolve_user
+from memorylink.server.routes._common import json_response, scoped_arguments, store_of
 from memorylink.server.routes._examples import example_response
 from memorylink.server.schemas import (
     CreateWebhookRequest,
@@ -30,7 +32,9 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
-WebhookId = Annotated[str, Path(description="the endpoint's id", examples=["wh_0d2jq3m5k8t9v"])]
+WebhookId = Annotated[
+    str, Path(description="the endpoint's id", examples=["wh_0D2JQ3M5K8T9V"], json_schema_extra=WEBHOOK_ID)
+]
 
 _READ = (401, 403, 404, 422, 429, 503)
 _WRITE = (401, 403, 404, 413, 422, 429, 503)
@@ -52,6 +56,12 @@ def _owned(request: Request, principal: Principal, webhook_id: str) -> WebhookEn
     return endpoint
 
 
+def _managing(request: Request, principal: Principal, webhook_id: str) -> WebhookManager:
+    """The store's webhooks, once this caller may see endpoint ``webhook_id`` (else the 404 of ``_owned``)."""
+    _owned(request, principal, webhook_id)
+    return _webhooks(request)
+
+
 @router.post(
     "",
     status_code=201,
@@ -65,12 +75,8 @@ def _owned(request: Request, principal: Principal, webhook_id: str) -> WebhookEn
         **error_responses(*_WRITE),
     },
 )
-def create_webhook(
-    request: Request, body: CreateWebhookRequest, principal: Annotated[Principal, Depends(requires("write", "writes"))]
-) -> Response:
-    values = body.model_dump(exclude={"url"})
-    values["user_id"] = resolve_user(principal, body.user_id)
-    created = _webhooks(request).add(body.url, **values)
+def create_webhook(request: Request, body: CreateWebhookRequest, principal: Writer) -> Response:
+    created = _webhooks(request).add(body.url, **scoped_arguments(body, principal, exclude="url"))
     audit_admin_action(request, principal, "webhook.created", f"webhook:{created.id}", user_id=created.user_id)
     return json_response(created, 201)
 
@@ -82,7 +88,7 @@ def create_webhook(
     description="Every endpoint this caller may see, oldest first (secrets and tokens left out).",
     responses={200: example_response("list[WebhookEndpoint]"), **error_responses(*_READ)},
 )
-def list_webhooks(request: Request, principal: Annotated[Principal, Depends(requires("read", "reads"))]) -> Response:
+def list_webhooks(request: Request, principal: Reader) -> Response:
     return json_response([e for e in _webhooks(request).list() if _visible(principal, e)])
 
 
@@ -93,9 +99,7 @@ def list_webhooks(request: Request, principal: Annotated[Principal, Depends(requ
     description="One endpoint's settings (secrets and tokens left out).",
     responses={200: example_response("WebhookEndpoint"), **error_responses(*_READ)},
 )
-def get_webhook(
-    request: Request, webhook_id: WebhookId, principal: Annotated[Principal, Depends(requires("read", "reads"))]
-) -> Response:
+def get_webhook(request: Request, webhook_id: WebhookId, principal: Reader) -> Response:
     return json_response(_owned(request, principal, webhook_id))
 
 
@@ -111,15 +115,14 @@ def update_webhook(
     request: Request,
     webhook_id: WebhookId,
     body: UpdateWebhookRequest,
-    principal: Annotated[Principal, Depends(requires("write", "writes"))],
+    principal: Writer,
 ) -> Response:
-    _owned(request, principal, webhook_id)
+    webhooks = _managing(request, principal, webhook_id)
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
     enabled = changes.pop("enabled", None)
     if "user_id" in changes and not principal.is_admin:
         # Clearing it (null) would widen the endpoint to every user's events.
         changes["user_id"] = resolve_user(principal, changes["user_id"] or "")
-    webhooks = _webhooks(request)
     endpoint = webhooks.update(webhook_id, **changes) if changes else webhooks.get(webhook_id)
     if enabled is not None:
         endpoint = webhooks.enable(webhook_id) if enabled else webhooks.disable(webhook_id)
@@ -133,9 +136,7 @@ def update_webhook(
     description="Delete the endpoint and its delivery records; it receives nothing more.",
     responses={204: {"description": "Removed"}, **error_responses(*_READ)},
 )
-def delete_webhook(
-    request: Request, webhook_id: WebhookId, principal: Annotated[Principal, Depends(requires("write", "writes"))]
-) -> Response:
+def delete_webhook(request: Request, webhook_id: WebhookId, principal: Writer) -> Response:
     endpoint = _owned(request, principal, webhook_id)
     if not _webhooks(request).remove(webhook_id):
         raise NotFoundError(webhook_id, kind="webhook")
@@ -151,11 +152,8 @@ def delete_webhook(
     "retried), and answer what the receiver said.",
     responses={200: example_response("SendResult"), **error_responses(*_READ)},
 )
-def test_webhook(
-    request: Request, webhook_id: WebhookId, principal: Annotated[Principal, Depends(requires("write", "writes"))]
-) -> WebhookTestResult:
-    _owned(request, principal, webhook_id)
-    sent = _webhooks(request).test(webhook_id)
+def test_webhook(request: Request, webhook_id: WebhookId, principal: Writer) -> WebhookTestResult:
+    sent = _managing(request, principal, webhook_id).test(webhook_id)
     return WebhookTestResult(
         outcome=sent.outcome.value,
         status=sent.status,
@@ -177,10 +175,10 @@ def rotate_webhook_secret(
     request: Request,
     webhook_id: WebhookId,
     body: RotateSecretRequest,
-    principal: Annotated[Principal, Depends(requires("write", "writes"))],
+    principal: Writer,
 ) -> Response:
-    _owned(request, principal, webhook_id)
-    rotated = _webhooks(request).rotate_secret(webhook_id, secret=body.secret, keep_old_for_s=body.keep_old_for_s)
+    webhooks = _managing(request, principal, webhook_id)
+    rotated = webhooks.rotate_secret(webhook_id, secret=body.secret, keep_old_for_s=body.keep_old_for_s)
     return json_response(rotated)
 
 
@@ -195,12 +193,17 @@ def rotate_webhook_secret(
 def list_deliveries(
     request: Request,
     webhook_id: WebhookId,
-    principal: Annotated[Principal, Depends(requires("read", "reads"))],
-    state: Annotated[str | None, Query(description="pending, delivered or dead")] = None,
-    limit: Annotated[int, Query(description="records to return (1 to max_page_size)")] = 100,
+    principal: Reader,
+    state: Annotated[
+        str | None,
+        # The store checks it (its error names the field); the schema lists what it accepts.
+        Query(description="pending, delivered or dead", json_schema_extra=states(enum=list(get_args(DeliveryStatus)))),
+    ] = None,
+    limit: Annotated[int, Query(description="records to return (1 to max_page_size)", json_schema_extra=PAGE_SIZE)] = (
+        100
+    ),
 ) -> Response:
-    _owned(request, principal, webhook_id)
-    return json_response(_webhooks(request).deliveries(webhook_id, state=state, limit=limit))
+    return json_response(_managing(request, principal, webhook_id).deliveries(webhook_id, state=state, limit=limit))
 
 
 @router.post(
@@ -213,8 +216,9 @@ def list_deliveries(
 def redeliver(
     request: Request,
     webhook_id: WebhookId,
-    event_id: Annotated[str, Path(description="the event's id", examples=["evt_0d2jq3m5k8t9v"])],
-    principal: Annotated[Principal, Depends(requires("write", "writes"))],
+    event_id: Annotated[
+        str, Path(description="the event's id", examples=["evt_0D2JQ3M5K8T9V"], json_schema_extra=EVENT_ID)
+    ],
+    principal: Writer,
 ) -> Response:
-    _owned(request, principal, webhook_id)
-    return json_response(_webhooks(request).redeliver(webhook_id, event_id))
+    return json_response(_managing(request, principal, webhook_id).redeliver(webhook_id, event_id))

@@ -57,10 +57,6 @@ class StreamSettings(BaseModel):
     @field_validator("ws_message_rate")
     @classmethod
     def _parse_rate(cls, value: str) -> str:
-        from limits import parse
+        from memorylink.server.ratelimit import check_rate
 
-        try:
-            parse(value)
-        except ValueError:
-            raise ValueError(f"ws_message_rate must be a rate such as '20/second', not {value!r}") from None
-        return value
+        return check_rate(value, f"ws_message_rate must be a rate such as '20/second', not {value!r}")
