@@ -260,3 +260,12 @@ def test_vector_values_within_float32(api: Api, app: FastAPI, store: MemoryStore
     assert response.status_code == 200, response.text
     refused(api.post("/api/v1/memories/search/vector", json={"vector": [bound, *served[1:]]}), "vector")
     refused(api.post("/api/v1/memories/search/vector", json={"vector": [0.0] * len(served)}), "vector")
+
+
+def test_delete_takes_ids_or_a_filter(api: Api, app: FastAPI) -> None:
+    """The schema says not both (null is not given); the store refuses both with a 422 naming filter."""
+    schema = app.openapi()["components"]["schemas"]["DeleteManyRequest"]
+    assert schema["not"]["required"] == ["ids", "filter"]
+    both = {"ids": ["0D2JQ3M5K8T9V"], "filter": {"tags": {"any": ["draft"]}}, "user_id": "alice"}
+    refused(api.post("/api/v1/memories/delete", json=both), "filter")
+    assert api.post("/api/v1/memories/delete", json={**both, "filter": None}).json() == {"deleted": 0}

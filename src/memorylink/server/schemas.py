@@ -205,7 +205,17 @@ class BatchAddRequest(BaseModel):
 class DeleteManyRequest(_Scope):
     """``POST /api/v1/memories/delete``: the arguments of ``MemoryStore.delete_many`` (ids or a filter)."""
 
-    model_config = _strict({"ids": ["0d2jq3m5k8t9v"]}, {"filter": {"tags": {"any": ["draft"]}}, "user_id": "alice"})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"ids": ["0d2jq3m5k8t9v"]}, {"filter": {"tags": {"any": ["draft"]}}, "user_id": "alice"}],
+            # The store refuses ids and a filter together (null counts as not given).
+            "not": {
+                "required": ["ids", "filter"],
+                "properties": {"ids": {"type": "array"}, "filter": {"type": "object"}},
+            },
+        },
+    )
 
     ids: list[MemoryIdItem] | None = Field(
         None,
