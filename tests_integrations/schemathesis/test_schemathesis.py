@@ -5,8 +5,9 @@ store on the hashing embedder, with authentication on: an admin API key made thr
 auth package's :class:`~memorylink.server.auth.Accounts`, sent as ``X-API-Key``. The
 schemathesis CLI then reads ``/openapi.json`` over HTTP and runs all its phases (schema
 examples, coverage, fuzzing, stateful) in positive and negative modes with a fixed seed and
-a bounded number of cases per operation; any 5xx or response that disagrees with the schema
-(status, body, content type, headers) fails the test with schemathesis' report.
+a bounded number of cases per operation; any 5xx, response that disagrees with the schema
+(status, body, content type, headers) or schema-violating request that is served fails the test
+with schemathesis' report.
 
 Rate limits are off for the run: with the default budgets most of a fuzzing run would be
 answered 429, which the schema allows but which tests nothing else. The event streams
@@ -62,9 +63,11 @@ CHECKS = (
     "response_schema_conformance",
     "negative_data_rejection",
 )
-"""positive_data_acceptance is left out: some valid-looking values cannot be stated in JSON Schema (a
-``filter`` query parameter must hold JSON, a webhook URL's host must pass IDNA, a key's name must be
-printable, a key's username and user_id must agree with the account)."""
+"""positive_data_acceptance is left out: the store refuses some values the schema cannot state. A
+``filter`` query parameter must be JSON text and a ``filter`` body must be the filter language
+(docs/filters.md); a retry policy's max_delay_s must be at least its initial_delay_s; a webhook URL's host
+must pass IDNA; a key's name must be printable and its username and user_id must agree with the account;
+an event is redelivered only once it was attempted. Everything else it found is stated in the schema."""
 NEGATIVE_STATUSES = ("400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx")
 """What schema-violating requests may be answered: schemathesis' defaults and 413, the body limit, which
 refuses an over-long array before its maxItems is checked."""
