@@ -1,14 +1,17 @@
 """Server memory under load: the server's RSS after 10,000 and after 100,000 mixed requests.
 
 The server is ``server_child.py`` (``create_app`` under uvicorn, auth on with an admin API key,
-rate limits off) in its own process over a store seeded with 200 memories; the client is an
-``httpx.AsyncClient`` (keep-alive) in this process with 4 concurrent tasks. The requests are a
-fixed mix drawn with a seeded RNG: add, batch add (5 items), get, get of a missing id (404),
-list, search, update, delete, history, similar, an invalid add (422) and an unknown route
-(404). The number of live memories is kept under ``LIVE_CAP`` (an add becomes a delete once
-the pool is full), so the store's own content does not grow with the run and RSS growth
-means memory the server keeps per request. Every status is checked against what its
-request should get; a 5xx or an unexpected status stops the run.
+rate limits off, the store opened as ``memorylink serve`` opens it: no SQLite memory map, the C
+heap trimmed every 60 s) in its own process over a store seeded with 200 memories; the client
+is an ``httpx.AsyncClient`` (keep-alive) in this process with 4 concurrent tasks. The requests
+are a fixed mix drawn with a seeded RNG: add, batch add (5 items), get, get of a missing id
+(404), list, search, update, delete, history, similar, an invalid add (422) and an unknown
+route (404). The number of live memories is kept under ``LIVE_CAP`` (an add becomes a delete
+once the pool is full), so the live memories do not grow with the run; the database file
+still does (every request's event is kept in the outbox for the feed, and every update and
+delete in the history), which is why the store's size on disk is printed beside RSS. Every
+status is checked against what its request should get; a 5xx or an unexpected status stops
+the run.
 
 RSS (``VmRSS`` of the server process, from psutil when installed, else /proc) is sampled
 after the first 10,000 requests and every 10,000 after that; the figure of interest is the

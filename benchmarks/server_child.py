@@ -3,10 +3,10 @@
     python benchmarks/server_child.py --store DIR --embedder minilm-onnx|hashing
 
 Opens the store at DIR (creating it if missing) with common.KEY and the named embedder, the
-way ``memorylink serve`` does (no SQLite memory map, the C heap trimmed every 60 s, webhook
-delivery on, the outbox always written, so the event feed works), creates an admin API key
-with the auth package's ``Accounts``, serves ``create_app`` with uvicorn on a free 127.0.0.1 port and
-prints one JSON line
+way ``memorylink serve`` does (no SQLite memory map, at most 2 malloc arenas, the C heap
+trimmed every 60 s, webhook delivery on, the outbox always written, so the event feed
+works), creates an admin API key with the auth package's ``Accounts``, serves
+``create_app`` with uvicorn on a free 127.0.0.1 port and prints one JSON line
 ``{"url", "api_key", "pid"}``. It serves until SIGTERM or SIGINT, then closes the store.
 
 Authentication is on (every request is checked against the key's stored SHA-256); rate limits
@@ -39,7 +39,7 @@ from memorylink import EventSettings, MemoryStore, Settings
 from memorylink.embedders.known import embedder_named
 from memorylink.server import ServerSettings, create_app
 from memorylink.server.auth import Accounts
-from memorylink.server.malloc_trim import MallocTrimmer
+from memorylink.server.heap import MallocTrimmer, limit_malloc_arenas
 from memorylink.server.ratelimit import RateLimitSettings
 
 START_TIMEOUT_S = 120.0  # loading the ONNX model and opening a large store included
@@ -101,6 +101,7 @@ def main() -> None:
     parser.add_argument("--store", required=True, help="the store directory")
     parser.add_argument("--embedder", default="minilm-onnx", help="an embedder_named() choice")
     args = parser.parse_args()
+    limit_malloc_arenas(2)  # as `memorylink serve` does by default, before any thread starts
 
     # As `memorylink serve` opens it: the outbox always written, no memory map.
     settings = Settings(events=EventSettings(deliver=True, outbox="always"), sqlite_mmap_bytes=0)

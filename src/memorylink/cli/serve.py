@@ -63,16 +63,24 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--malloc-trim-s",
                 min=0,
-                help="Give freed C heap pages back to the OS this often (glibc malloc_trim; 0: never).",
+                help="Give freed C heap pages back to the OS this often (glibc; 0: never).",
             ),
         ] = 60.0,
+        malloc_arenas: Annotated[
+            int,
+            typer.Option(
+                "--malloc-arenas",
+                min=0,
+                help="At most this many glibc malloc arenas (0: glibc's default; MALLOC_ARENA_MAX wins).",
+            ),
+        ] = 2,
     ) -> None:
         """Run the REST API (docs at /docs) until interrupted; each request needs an API key or a token."""
         try:
             import uvicorn
 
             from memorylink.server import ServerSettings, create_app
-            from memorylink.server.malloc_trim import MallocTrimmer
+            from memorylink.server.heap import MallocTrimmer, limit_malloc_arenas
             from memorylink.server.settings import is_loopback
             from memorylink.server.streams import StreamingServer
         except ImportError as error:
@@ -94,6 +102,8 @@ def register(app: typer.Typer) -> None:
             metrics_public=metrics_public,
         )
         _log_to_stderr(log_level, as_json=log_json)
+        if malloc_arenas:
+            limit_malloc_arenas(malloc_arenas)  # before the store's and the server's threads start
         out = Output()
         state = state_of(ctx)
         # The event feed (SSE, WebSocket) reads the outbox, so this process always writes it. No

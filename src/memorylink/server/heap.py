@@ -1,11 +1,14 @@
-"""Give the C heap's free pages back to the OS now and then (glibc ``malloc_trim``).
+"""Keep a long-running server's C heap from creeping up: fewer glibc arenas, trimmed now and then.
 
-A server's worker threads allocate and free from several glibc arenas; what they free stays
-resident as free space inside the arenas, so a long-running process's RSS creeps up while
-the memory it really uses stays flat (``python benchmarks/bench_server_leak.py`` shows
-both). ``malloc_trim(0)`` returns those free pages; it takes well under a millisecond on a
-server's heap. Where the C library has no ``malloc_trim`` (musl, macOS, Windows) the
-trimmer does nothing. Dask's workers release unmanaged memory the same way.
+A server's worker threads allocate and free from several glibc arenas (up to eight per core
+by default); what they free stays resident as free space inside the arenas, so the
+process's RSS creeps up while the memory it really uses stays flat
+(``python benchmarks/bench_server_heap.py`` splits the two). Two glibc controls help, and
+``memorylink serve`` uses both: :func:`limit_malloc_arenas` (``mallopt(M_ARENA_MAX)``, what
+the ``MALLOC_ARENA_MAX`` environment variable sets) before the worker threads start, and a
+:class:`MallocTrimmer` calling ``malloc_trim(0)``, which gives the free pages back and
+takes well under a millisecond on a server's heap. Where the C library lacks them (musl,
+macOS, Windows) both do nothing. Dask's workers release unmanaged memory the same way.
 """
 
 from __future__ import annotations
@@ -13,23 +16,52 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import os
 import threading
 from collections.abc import Callable
 from types import TracebackType
 
-__all__ = ["MallocTrimmer", "malloc_trim_function"]
+__all__ = ["MallocTrimmer", "limit_malloc_arenas", "malloc_trim_function"]
 
 logger = logging.getLogger(__name__)
 
+_M_ARENA_MAX = -8  # glibc's malloc.h
 
-def malloc_trim_function() -> Callable[[], int] | None:
-    """glibc's ``malloc_trim(0)`` as a callable (1 if memory was released), or None without one."""
+
+def _libc() -> ctypes.CDLL | None:
     name = ctypes.util.find_library("c")
     if name is None:
         return None
     try:
-        trim = ctypes.CDLL(name).malloc_trim
-    except (OSError, AttributeError):
+        return ctypes.CDLL(name)
+    except OSError:
+        return None
+
+
+def limit_malloc_arenas(count: int) -> bool:
+    """Let glibc's allocator use at most ``count`` arenas from now on (call before threads start).
+
+    Returns whether the limit was set: not where the C library has no ``mallopt`` arena
+    control, nor when the process was started with ``MALLOC_ARENA_MAX`` (that choice stands).
+    """
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count}")
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return False
+    libc = _libc()
+    mallopt = getattr(libc, "mallopt", None) if libc is not None else None
+    if mallopt is None:
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(_M_ARENA_MAX, count))
+
+
+def malloc_trim_function() -> Callable[[], int] | None:
+    """glibc's ``malloc_trim(0)`` as a callable (1 if memory was released), or None without one."""
+    libc = _libc()
+    trim = getattr(libc, "malloc_trim", None) if libc is not None else None
+    if trim is None:
         return None
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int

@@ -1,15 +1,18 @@
-"""MallocTrimmer: glibc's malloc_trim called now and then from a daemon thread, or nothing at all."""
+"""The server's heap controls: glibc's malloc_trim called now and then, and a cap on malloc arenas."""
 
 from __future__ import annotations
 
 import ctypes
+import os
 import platform
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
 
-from memorylink.server.malloc_trim import MallocTrimmer, malloc_trim_function
+from memorylink.server.heap import MallocTrimmer, limit_malloc_arenas, malloc_trim_function
 
 WAIT_S = 10.0
 
@@ -72,3 +75,19 @@ def test_glibc_trim_gives_freed_heap_pages_back() -> None:
         libc.free(block)
     assert trim() == 1  # some memory was released to the OS
     libc.free(keep)
+
+
+def test_a_malloc_arena_count_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="count must be >= 1"):
+        limit_malloc_arenas(0)
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc has mallopt(M_ARENA_MAX)")
+@pytest.mark.parametrize(("environment", "expected"), [({}, "True"), ({"MALLOC_ARENA_MAX": "4"}, "False")])
+def test_the_arena_limit_is_set_unless_the_environment_chose_one(environment: dict[str, str], expected: str) -> None:
+    # In a child: the limit is for the whole process, and this one has threads already.
+    code = "from memorylink.server.heap import limit_malloc_arenas; print(limit_malloc_arenas(2))"
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"} | environment
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == expected
