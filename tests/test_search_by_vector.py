@@ -26,6 +26,22 @@ def test_it_answers_as_search_does(open_store: Callable[..., MemoryStore]) -> No
     assert len(listed.hits) == 1
 
 
+@pytest.mark.parametrize("scale", [1e20, 1e30, 1e-30])
+def test_a_vector_of_any_finite_scale_ranks_as_its_direction(
+    open_store: Callable[..., MemoryStore], scale: float
+) -> None:
+    store = open_store()
+    for n in range(12):
+        store.add(f"note {n} about {'tomatoes' if n % 2 else 'roses'}")
+    vector = store.embedder.embed(["tomatoes"])[0].astype(np.float64)
+    expected = store.search_by_vector(vector, sort_by="similarity")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow or underflow on the way
+        scaled = store.search_by_vector(vector * scale, sort_by="similarity")
+    assert [h.memory.id for h in scaled.hits] == [h.memory.id for h in expected.hits]
+    assert [h.score for h in scaled.hits] == pytest.approx([h.score for h in expected.hits], abs=1e-5)
+
+
 @pytest.mark.parametrize(
     ("vector", "message"),
     [

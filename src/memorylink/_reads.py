@@ -261,10 +261,11 @@ class StoreReads(StoreCore):
             )
         if not np.all(np.isfinite(array)):
             raise ValidationError("vector must hold finite numbers", field="vector")
-        norm = float(np.linalg.norm(array))
+        wide = array.astype(np.float64)  # squares of large float32 values overflow float32
+        norm = float(np.linalg.norm(wide))
         if norm == 0.0:
             raise ValidationError("vector must not be all zeros", field="vector")
-        return np.ascontiguousarray(array / np.float32(norm), dtype=np.float32)
+        return np.ascontiguousarray(wide / norm, dtype=np.float32)
 
     def _search_options(
         self,
