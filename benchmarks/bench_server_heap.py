@@ -7,7 +7,7 @@ same seeded mix of requests in one process, so that after every step it can spli
 anonymous memory into what glibc's allocator has handed out (``mallinfo2().uordblks``), what it holds free inside
 its arenas (``fordblks``), SQLite's own allocations (``sqlite3_memory_used``) and Python's
 object count. Each step is measured twice: as it is, then right after ``malloc_trim(0)``,
-which is what ``memorylink serve`` does every 60 s (``--malloc-trim-s``).
+which is what ``memorylink serve`` does every 10 s (``--malloc-trim-s``).
 
 Linux with glibc only (``mallinfo2`` needs glibc 2.33). Nothing asserts a figure.
 

@@ -2,7 +2,7 @@
 
 The server is ``server_child.py`` (``create_app`` under uvicorn, auth on with an admin API key,
 rate limits off, the store opened as ``memorylink serve`` opens it: no SQLite memory map, the C
-heap trimmed every 60 s) in its own process over a store seeded with 200 memories; the client
+heap trimmed every 10 s) in its own process over a store seeded with 200 memories; the client
 is an ``httpx.AsyncClient`` (keep-alive) in this process with 4 concurrent tasks. The requests
 are a fixed mix drawn with a seeded RNG: add, batch add (5 items), get, get of a missing id
 (404), list, search, update, delete, history, similar, an invalid add (422) and an unknown

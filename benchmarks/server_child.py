@@ -4,7 +4,7 @@
 
 Opens the store at DIR (creating it if missing) with common.KEY and the named embedder, the
 way ``memorylink serve`` does (no SQLite memory map, at most 2 malloc arenas, the C heap
-trimmed every 60 s, webhook delivery on, the outbox always written, so the event feed
+trimmed every 10 s, webhook delivery on, the outbox always written, so the event feed
 works), creates an admin API key with the auth package's ``Accounts``, serves
 ``create_app`` with uvicorn on a free 127.0.0.1 port and prints one JSON line
 ``{"url", "api_key", "pid"}``. It serves until SIGTERM or SIGINT, then closes the store.
@@ -118,7 +118,7 @@ def main() -> None:
         port = sock.getsockname()[1]
         print(json.dumps({"url": f"http://127.0.0.1:{port}", "api_key": admin.key, "pid": os.getpid()}), flush=True)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-        with MallocTrimmer(60.0):  # as `memorylink serve` does by default
+        with MallocTrimmer(10.0):  # as `memorylink serve` does by default
             uvicorn.Server(config).run(sockets=[sock])
 
 

@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
                 min=0,
                 help="Give freed C heap pages back to the OS this often (glibc; 0: never).",
             ),
-        ] = 60.0,
+        ] = 10.0,
         malloc_arenas: Annotated[
             int,
             typer.Option(

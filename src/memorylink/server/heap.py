@@ -75,7 +75,7 @@ class MallocTrimmer:
     without ``malloc_trim``) makes it a no-op.
     """
 
-    def __init__(self, interval_s: float = 60.0, *, trim: Callable[[], int] | None = None) -> None:
+    def __init__(self, interval_s: float = 10.0, *, trim: Callable[[], int] | None = None) -> None:
         if interval_s < 0:
             raise ValueError(f"interval_s must be >= 0 (0: off), got {interval_s}")
         self.interval_s = interval_s
