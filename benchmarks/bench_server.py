@@ -1,8 +1,10 @@
 """REST server throughput and latency: add, search and batch add with 1, 8 and 32 concurrent clients.
 
 The server is ``server_child.py`` in its own process: ``create_app`` under one uvicorn worker,
-opened the way ``memorylink serve`` opens a store (webhook delivery on, the event outbox
-always written, so every add and search also records its event), authentication on (an admin
+opened the way ``memorylink serve`` opens a store (no SQLite memory map, at most 2 malloc
+arenas, the C heap trimmed every 10 s: ``--mmap-bytes``, ``--malloc-arenas`` and
+``--malloc-trim-s`` change them; webhook delivery on, the event outbox always written, so
+every add and search also records its event), authentication on (an admin
 API key, checked on every request), rate limits off. It serves a store seeded with ``SEED``
 memories. The clients are ``httpx.AsyncClient`` tasks in this process on 127.0.0.1, one
 keep-alive connection each (opened before the clock starts); client and server share the
@@ -25,6 +27,7 @@ The embedder is the light one (``minilm-onnx``: all-MiniLM-L6-v2, int8, on onnxr
 extra set of rows uses the hashing embedder (no model: what the server itself costs).
 
     python benchmarks/bench_server.py [--quick] [--embedders minilm-onnx,hashing]
+        [--mmap-bytes N] [--malloc-trim-s S] [--malloc-arenas N]
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ from common import (
 )
 from memorylink import MemoryStore
 from memorylink.embedders.known import embedder_named
-from server_child import ServerProcess, serving
+from server_child import ServerProcess, add_server_options, server_options, serving
 
 NAME = "server"
 CONCURRENCY = (1, 8, 32)
@@ -109,7 +112,7 @@ def run_embedder(args: argparse.Namespace, embedder_name: str, root: Path) -> di
         store.add_many([{"text": next(texts), "user_id": f"u{i % 10}"} for i in range(seed_count)])
 
     operations: dict[str, list[dict[str, Any]]] = {"add": [], "search": [], "batch_add": []}
-    with serving(path, embedder_name) as server:
+    with serving(path, embedder_name, server_options(args)) as server:
         # Warm-up: the server loads its model on the first embedding, off the clock.
         warm = [("POST", "/api/v1/memories/search", {"query": next(queries), "top_k": TOP_K}) for _ in range(5)]
         asyncio.run(drive(server, 1, warm, 200))
@@ -173,6 +176,7 @@ def main() -> None:
         parser.add_argument(
             "--embedders", default="minilm-onnx,hashing", help="comma-separated embedder_named() choices"
         )
+        add_server_options(parser)
 
     args = parse_args(__doc__ or NAME, extra)
     results: dict[str, Any] = {}
@@ -207,7 +211,9 @@ def main() -> None:
             for name, data in results.items()
         ],
     )
-    write_results(NAME, args, {"concurrency": list(CONCURRENCY), "embedders": results})
+    write_results(
+        NAME, args, {"concurrency": list(CONCURRENCY), "server_options": server_options(args), "embedders": results}
+    )
 
 
 if __name__ == "__main__":

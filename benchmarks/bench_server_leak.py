@@ -20,6 +20,7 @@ measured is the server's memory, not a model's arenas); ``--embedder minilm-onnx
 same mix over the light model. Nothing asserts a figure.
 
     python benchmarks/bench_server_leak.py [--quick] [--embedder hashing|minilm-onnx]
+        [--mmap-bytes N] [--malloc-trim-s S] [--malloc-arenas N]   (the server's settings; default: serve's)
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from common import KEY, directory_bytes, make_queries, make_texts, parse_args, p
 from memorylink import MemoryStore
 from memorylink.embedders.known import embedder_named
 from memorylink.ids import encode_id
-from server_child import ServerProcess, serving
+from server_child import ServerProcess, add_server_options, server_options, serving
 
 NAME = "server_leak"
 SEED_MEMORIES = 200
@@ -184,7 +185,7 @@ def measure(args: argparse.Namespace, checkpoints: list[int]) -> dict[str, Any]:
         path = root / "store"
         with MemoryStore.open(path, key=KEY, embedder=embedder_named(args.embedder)) as store:
             store.add_many([{"text": t, "user_id": "u1"} for t in make_texts(SEED_MEMORIES, seed=10)])
-        with serving(path, args.embedder) as server:
+        with serving(path, args.embedder, server_options(args)) as server:
             load = Load(server)
             baseline = rss_bytes(server.pid)
             samples: list[dict[str, Any]] = []
@@ -214,6 +215,7 @@ def measure(args: argparse.Namespace, checkpoints: list[int]) -> dict[str, Any]:
     first = samples[0]["rss_bytes"]
     return {
         "embedder": args.embedder,
+        "server_options": server_options(args),
         "concurrency": CONCURRENCY,
         "mix": MIX,
         "live_cap": LIVE_CAP,
@@ -241,6 +243,7 @@ def mib(value: int | None) -> str:
 def main() -> None:
     def extra(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--embedder", default="hashing", help="hashing (default) or minilm-onnx")
+        add_server_options(parser)
 
     args = parse_args(__doc__ or NAME, extra)
     first, last = (2_000, 20_000) if args.quick else (10_000, 100_000)

@@ -26,10 +26,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -58,11 +59,27 @@ class ServerProcess:
         return {"X-API-Key": self.api_key}
 
 
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    """A benchmark's options for the server's memory settings (defaults: ``memorylink serve``'s)."""
+    parser.add_argument("--mmap-bytes", type=int, default=0, help="the server's sqlite_mmap_bytes (serve: 0)")
+    parser.add_argument("--malloc-trim-s", type=float, default=10.0, help="the server's trim interval (serve: 10)")
+    parser.add_argument("--malloc-arenas", type=int, default=2, help="the server's arena cap (serve: 2; 0: glibc's)")
+
+
+def server_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options of :func:`add_server_options` as given, for ``serving(..., options)`` and the JSON."""
+    return {"mmap_bytes": args.mmap_bytes, "malloc_trim_s": args.malloc_trim_s, "malloc_arenas": args.malloc_arenas}
+
+
 @contextmanager
-def serving(store: Path, embedder: str) -> Iterator[ServerProcess]:
-    """Run this script as a child over ``store``; yields once ``/health`` answers, then stops it."""
+def serving(store: Path, embedder: str, options: Mapping[str, Any] | None = None) -> Iterator[ServerProcess]:
+    """Run this script as a child over ``store``; yields once ``/health`` answers, then stops it.
+
+    ``options``: :func:`server_options` (default: ``memorylink serve``'s memory settings).
+    """
+    flags = [f"--{name.replace('_', '-')}={value}" for name, value in (options or {}).items()]
     process = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "--store", str(store), "--embedder", embedder],
+        [sys.executable, str(Path(__file__).resolve()), "--store", str(store), "--embedder", embedder, *flags],
         stdout=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
         text=True,
@@ -100,11 +117,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--store", required=True, help="the store directory")
     parser.add_argument("--embedder", default="minilm-onnx", help="an embedder_named() choice")
+    add_server_options(parser)
     args = parser.parse_args()
-    limit_malloc_arenas(2)  # as `memorylink serve` does by default, before any thread starts
+    if args.malloc_arenas:
+        limit_malloc_arenas(args.malloc_arenas)  # as `memorylink serve` does, before any thread starts
 
     # As `memorylink serve` opens it: the outbox always written, no memory map.
-    settings = Settings(events=EventSettings(deliver=True, outbox="always"), sqlite_mmap_bytes=0)
+    settings = Settings(events=EventSettings(deliver=True, outbox="always"), sqlite_mmap_bytes=args.mmap_bytes)
     with MemoryStore.open(args.store, key=KEY, embedder=embedder_named(args.embedder), settings=settings) as store:
         accounts = Accounts(store.app_data, limits=store.settings.limits)
         admin = accounts.create_key(scopes=("read", "write", "admin"), user_id="bench-admin", name="benchmark")
@@ -118,7 +137,7 @@ def main() -> None:
         port = sock.getsockname()[1]
         print(json.dumps({"url": f"http://127.0.0.1:{port}", "api_key": admin.key, "pid": os.getpid()}), flush=True)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-        with MallocTrimmer(10.0):  # as `memorylink serve` does by default
+        with MallocTrimmer(args.malloc_trim_s):
             uvicorn.Server(config).run(sockets=[sock])
 
 
