@@ -22,7 +22,6 @@ import asyncio
 import ctypes
 import gc
 import os
-import socket
 import threading
 import time
 from typing import Any
@@ -33,11 +32,8 @@ from bench_server_leak import Load
 from common import KEY, make_texts, parse_args, print_table, workdir, write_results
 from memorylink import EventSettings, MemoryStore, Settings
 from memorylink.embedders.known import embedder_named
-from memorylink.server import ServerSettings, create_app
-from memorylink.server.auth import Accounts
 from memorylink.server.heap import limit_malloc_arenas, malloc_trim_function
-from memorylink.server.ratelimit import RateLimitSettings
-from server_child import ServerProcess
+from server_child import ServerProcess, benchmark_app, loopback_socket
 
 NAME = "server_heap"
 SEED_MEMORIES = 200
@@ -97,13 +93,8 @@ def measure(args: argparse.Namespace, checkpoints: list[int]) -> dict[str, Any]:
         settings = Settings(events=EventSettings(deliver=True, outbox="always"), sqlite_mmap_bytes=0)
         with MemoryStore.open(root / "store", key=KEY, embedder=embedder_named("hashing"), settings=settings) as store:
             store.add_many([{"text": t, "user_id": "u1"} for t in make_texts(SEED_MEMORIES, seed=10)])
-            accounts = Accounts(store.app_data, limits=store.settings.limits)
-            admin = accounts.create_key(scopes=("read", "write", "admin"), user_id="bench-admin", name="benchmark")
-            app = create_app(store, ServerSettings(rate_limits=RateLimitSettings(enabled=False)))
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.bind(("127.0.0.1", 0))
+            app, api_key = benchmark_app(store)
+            sock = loopback_socket()
             server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
             thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
             thread.start()
@@ -113,7 +104,7 @@ def measure(args: argparse.Namespace, checkpoints: list[int]) -> dict[str, Any]:
                     raise RuntimeError("uvicorn did not start")
                 time.sleep(0.01)
             url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-            load = Load(ServerProcess(url, admin.key, os.getpid(), None))  # type: ignore[arg-type]
+            load = Load(ServerProcess(url, api_key, os.getpid(), None))  # type: ignore[arg-type]
             samples: list[dict[str, Any]] = []
             done = 0
             try:

@@ -34,6 +34,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 
 from common import KEY
 from memorylink import EventSettings, MemoryStore, Settings
@@ -57,6 +58,24 @@ class ServerProcess:
     @property
     def headers(self) -> dict[str, str]:
         return {"X-API-Key": self.api_key}
+
+
+def benchmark_app(store: MemoryStore) -> tuple[FastAPI, str]:
+    """The benchmarks' app over ``store`` (auth on, rate limits off) and an admin API key for it."""
+    accounts = Accounts(store.app_data, limits=store.settings.limits)
+    admin = accounts.create_key(scopes=("read", "write", "admin"), user_id="bench-admin", name="benchmark")
+    return create_app(store, ServerSettings(rate_limits=RateLimitSettings(enabled=False))), admin.key
+
+
+def loopback_socket() -> socket.socket:
+    """A socket bound to a free 127.0.0.1 port, for ``uvicorn.Server.run(sockets=[...])``."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Inherited by accepted connections: uvicorn given sockets= does not set it, and its two
+    # writes per response then wait on delayed ACKs (~40 ms per request on loopback).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 def add_server_options(parser: argparse.ArgumentParser) -> None:
@@ -125,17 +144,10 @@ def main() -> None:
     # As `memorylink serve` opens it: the outbox always written, no memory map.
     settings = Settings(events=EventSettings(deliver=True, outbox="always"), sqlite_mmap_bytes=args.mmap_bytes)
     with MemoryStore.open(args.store, key=KEY, embedder=embedder_named(args.embedder), settings=settings) as store:
-        accounts = Accounts(store.app_data, limits=store.settings.limits)
-        admin = accounts.create_key(scopes=("read", "write", "admin"), user_id="bench-admin", name="benchmark")
-        app = create_app(store, ServerSettings(rate_limits=RateLimitSettings(enabled=False)))
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # Inherited by accepted connections: uvicorn given sockets= does not set it, and its two
-        # writes per response then wait on delayed ACKs (~40 ms per request on loopback).
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind(("127.0.0.1", 0))
+        app, api_key = benchmark_app(store)
+        sock = loopback_socket()
         port = sock.getsockname()[1]
-        print(json.dumps({"url": f"http://127.0.0.1:{port}", "api_key": admin.key, "pid": os.getpid()}), flush=True)
+        print(json.dumps({"url": f"http://127.0.0.1:{port}", "api_key": api_key, "pid": os.getpid()}), flush=True)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
         with MallocTrimmer(args.malloc_trim_s):
             uvicorn.Server(config).run(sockets=[sock])
