@@ -43,7 +43,6 @@ logger = logging.getLogger(__name__)
 _LEASE_KEY = "delivery_lease"
 _PAGE = 64
 _IDLE_S = 3600.0
-_NO_AGE_LIMIT_MS = 2**62  # "older than" this is every event: the count cap prunes by position alone
 
 
 def webhook_body(stored: StoredEvent, config: WebhookConfig) -> bytes:
@@ -375,13 +374,9 @@ class DeliveryWorker:
             return
         self._last_prune = monotonic
         before = now_ms() - int(self._settings.retention_days * 86_400_000)
-        cap = self._settings.retention_max_events
         with self._storage.transaction():  # current cursors: this round has moved them
             enabled = [row.cursor for row in self._storage.list_webhooks() if row.enabled]
-            last = self._outbox.last_seq()
-            below = min(enabled) + 1 if enabled else last + 1
-            pruned = self._storage.prune_events(before, below)
-            if cap is not None and last - cap + 1 > 1:
-                pruned += self._storage.prune_events(_NO_AGE_LIMIT_MS, min(below, last - cap + 1))
+            below = min(enabled) + 1 if enabled else self._outbox.last_seq() + 1
+            pruned = self._storage.prune_events(before, below, keep_newest=self._settings.retention_max_events)
         if pruned:
             logger.info("pruned %d delivered events past the retention from the outbox", pruned)

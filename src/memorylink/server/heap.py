@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import os
 import threading
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 _M_ARENA_MAX = -8  # glibc's malloc.h
 
 
+@functools.cache  # find_library runs ldconfig: once per process
 def _libc() -> ctypes.CDLL | None:
     name = ctypes.util.find_library("c")
     if name is None:
@@ -91,9 +93,10 @@ class MallocTrimmer:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
-        if self._thread is not None or not self.interval_s or self._trim is None:
-            if self.interval_s and self._trim is None:
-                logger.debug("no malloc_trim in this C library; the heap is not trimmed")
+        if self._thread is not None or not self.interval_s:
+            return
+        if self._trim is None:
+            logger.debug("no malloc_trim in this C library; the heap is not trimmed")
             return
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="memorylink-malloc-trim", daemon=True)

@@ -41,7 +41,7 @@ class SqliteStorage(SqliteEventTables, SqliteAppDataTable):
         *,
         synchronous: str = "NORMAL",
         busy_timeout_s: float = 30.0,
-        mmap_bytes: int = 256 * 1024 * 1024,
+        mmap_bytes: int = 0,
     ) -> None:
         self.path = str(path)
         self._mutex = threading.RLock()
@@ -59,7 +59,8 @@ class SqliteStorage(SqliteEventTables, SqliteAppDataTable):
                 if mode != "wal":
                     self._connection.execute("PRAGMA journal_mode = WAL")
             self._connection.execute(f"PRAGMA synchronous = {synchronous}")
-            # Reads of rows (a search's hits) map the file instead of a pread per page.
+            # Up to mmap_bytes of the file is read through a map instead of a pread per page
+            # (the store passes Settings.sqlite_mmap_bytes; 0, SQLite's default, is no map).
             self._connection.execute(f"PRAGMA mmap_size = {int(mmap_bytes)}")
         except sqlite3.DatabaseError as error:
             self._connection.close()

@@ -86,17 +86,24 @@ class SqliteEventTables:
         with self._mutex:
             self._connection.executemany("UPDATE outbox SET body = ? WHERE seq = ?", ((b, s) for s, b in rows))
 
-    def prune_events(self, before_ms: int, below_seq: int) -> int:
-        """Delete events older than ``before_ms`` with seq below ``below_seq``, and their delivery records."""
+    def prune_events(self, before_ms: int, below_seq: int, *, keep_newest: int | None = None) -> int:
+        """Delete events below ``below_seq`` that are older than ``before_ms`` or not among the
+        ``keep_newest`` newest, and their delivery records; returns how many events went."""
         with self._mutex:
-            cursor = self._connection.execute(
+            pruned = self._connection.execute(
                 "DELETE FROM outbox WHERE created_at < ? AND seq < ?", (before_ms, below_seq)
-            )
+            ).rowcount
+            if keep_newest is not None:
+                # By position alone, a range of the primary key: no scan of the time index.
+                pruned += self._connection.execute(
+                    "DELETE FROM outbox WHERE seq < min(?, (SELECT coalesce(max(seq), 0) FROM outbox) - ? + 1)",
+                    (below_seq, keep_newest),
+                ).rowcount
             self._connection.execute(
                 "DELETE FROM deliveries WHERE event_seq < ? AND event_seq NOT IN (SELECT seq FROM outbox)",
                 (below_seq,),
             )
-            return cursor.rowcount
+            return pruned
 
     # -- webhook endpoints ---------------------------------------------------------------
 
