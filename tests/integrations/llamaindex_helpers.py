@@ -1,7 +1,8 @@
-"""Shared pieces of the LlamaIndex adapter tests: a store on the hashing embedder, and no network."""
+"""Shared pieces of the LlamaIndex adapter tests: no network, and closing LlamaIndex's chat store."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 from typing import Any
@@ -45,3 +46,15 @@ def _no_dns(real: Any) -> Any:
         return real(host, *args, **kwargs)
 
     return getaddrinfo
+
+
+def close_memory(memory: Any) -> None:
+    """Dispose of a LlamaIndex ``Memory``'s SQL chat store.
+
+    Its aiosqlite connection keeps a worker thread; left to the garbage collector, that
+    thread later calls back into an event loop ``asyncio_run`` has closed, and pytest
+    reports the thread's exception against whichever test happens to be running.
+    """
+    engine = getattr(memory.sql_store, "_async_engine", None)
+    if engine is not None:
+        asyncio.run(engine.dispose())

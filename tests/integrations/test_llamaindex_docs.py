@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("llama_index.core")
 
-from llamaindex_helpers import block_network
+from llamaindex_helpers import block_network, close_memory
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "integrations-llamaindex.md"
@@ -27,7 +27,10 @@ def test_doc_block_runs(number: int, tmp_path: Path, monkeypatch: pytest.MonkeyP
     block_network(monkeypatch)
     monkeypatch.chdir(tmp_path)
     code = BLOCKS[number - 1]
-    exec(compile(code, f"{PAGE.name}#block{number}", "exec"), {"__name__": "__docs__"})
+    namespace: dict[str, object] = {"__name__": "__docs__"}
+    exec(compile(code, f"{PAGE.name}#block{number}", "exec"), namespace)
+    if "memory" in namespace:
+        close_memory(namespace["memory"])
 
 
 def test_the_rag_example_runs_offline(tmp_path: Path) -> None:
@@ -36,7 +39,7 @@ def test_the_rag_example_runs_offline(tmp_path: Path) -> None:
         "import sys\n"
         f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
         "import pytest\n"
-        "from llamaindex_helpers import block_network\n"
+        "from llamaindex_helpers import block_network, close_memory\n"
         "block_network(pytest.MonkeyPatch())\n"
     )
     completed = subprocess.run(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -11,7 +11,7 @@ pytest.importorskip("llama_index.core")
 
 from llama_index.core.llms import ChatMessage
 from llama_index.core.memory import Memory
-from llamaindex_helpers import block_network
+from llamaindex_helpers import block_network, close_memory
 
 from memorylink import MemoryStore
 from memorylink.embedders.hashing import HashingEmbedder
@@ -38,14 +38,26 @@ def store() -> Iterator[MemoryStore]:
         yield opened
 
 
-def small_memory(block: MemoryLinkMemoryBlock, session_id: str = "s1") -> Memory:
-    # A tiny short-term window, so the first turns are flushed to the block.
-    return Memory.from_defaults(
-        session_id=session_id, token_limit=60, chat_history_token_ratio=0.5, token_flush_size=20, memory_blocks=[block]
-    )
+@pytest.fixture
+def small_memory() -> Iterator[Callable[[MemoryLinkMemoryBlock], Memory]]:
+    made: list[Memory] = []
+
+    def make(block: MemoryLinkMemoryBlock) -> Memory:
+        # A tiny short-term window, so the first turns are flushed to the block.
+        memory = Memory.from_defaults(
+            session_id="s1", token_limit=60, chat_history_token_ratio=0.5, token_flush_size=20, memory_blocks=[block]
+        )
+        made.append(memory)
+        return memory
+
+    yield make
+    for memory in made:
+        close_memory(memory)
 
 
-def test_flushed_messages_are_stored_and_recalled(store: MemoryStore) -> None:
+def test_flushed_messages_are_stored_and_recalled(
+    store: MemoryStore, small_memory: Callable[[MemoryLinkMemoryBlock], Memory]
+) -> None:
     memory = small_memory(MemoryLinkMemoryBlock(store, user_id="ann", top_k=1))
     for role, text in CHAT:
         memory.put(ChatMessage(role=role, content=text))
