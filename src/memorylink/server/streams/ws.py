@@ -173,7 +173,8 @@ async def _receive_text(websocket: WebSocket, settings: StreamSettings) -> str:
             text = raw.decode()
         except UnicodeDecodeError:
             text = ""
-    if len(text) > settings.ws_max_message_bytes:
+    # A character is up to 4 bytes of UTF-8: only a text that may be over the limit is encoded.
+    if len(text) * 4 > settings.ws_max_message_bytes and len(text.encode()) > settings.ws_max_message_bytes:
         await websocket.close(1009, f"a message is limited to ws_max_message_bytes ({settings.ws_max_message_bytes})")
         raise _ConnectionClosedError
     return str(text)
@@ -317,21 +318,31 @@ class _Session:
                 message = json.loads(text)
             except ValueError:
                 message = None
-            if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            valid = isinstance(message, dict) and isinstance(message.get("type"), str)
+            if valid and message["type"] == "pong":
+                continue
+            # Every other message is answered, a malformed one included, so every one spends the rate.
+            message_id = message.get("id") if valid else None
+            if not await self.hub.limiter.hit(self.hub.message_rate, self.rate_key):
+                await self._rate_limited(message_id)
+                continue
+            if not valid:
                 await self._error(
                     None, _MessageError(422, "validation_error", 'a message is a JSON object with a "type"')
                 )
                 continue
-            kind = message["type"]
-            if kind == "pong":
-                continue
-            if not await self.hub.limiter.hit(self.hub.message_rate, self.rate_key):
-                await self._rate_limited(message.get("id"))
-                continue
             try:
-                await self._handle(kind, message)
+                await self._handle(message["type"], message)
             except (_MessageError, ApiError) as error:
-                await self._error(message.get("id"), error)
+                await self._error(message_id, error)
+            except MemoryLinkError as error:
+                # A store fault met opening a feed (the store closed): the message fails, the
+                # connection stays (the feed already running reports its own faults).
+                logger.warning(
+                    "event socket %s: a %s message failed with %s", self.request_id, message["type"], error.code
+                )
+                body = stream_error_body(error, self.request_id)
+                await self.send({"type": "error", "id": message_id if isinstance(message_id, str) else None, **body})
 
     async def _rate_limited(self, message_id: object) -> None:
         stats = await self.hub.limiter.get_window_stats(self.hub.message_rate, self.rate_key)

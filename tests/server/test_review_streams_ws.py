@@ -1,0 +1,103 @@
+"""/api/v1/ws, found in review: limits that every client message spends, and store faults on a message."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from memorylink import MemoryStore
+from stream_helpers import ADMIN_KEY, ALWAYS, WAIT_S, key, serving, stream_app
+
+Opener = Callable[[str], ClientConnection]
+
+
+@pytest.fixture
+def store(open_store: Callable[..., MemoryStore]) -> MemoryStore:
+    return open_store(settings=ALWAYS)
+
+
+@pytest.fixture
+def open_ws() -> Iterator[Opener]:
+    with ExitStack() as stack:
+
+        def opener(url: str) -> ClientConnection:
+            return stack.enter_context(connect(url, additional_headers=key(ADMIN_KEY), open_timeout=WAIT_S))
+
+        yield opener
+
+
+def receive(connection: ClientConnection) -> dict[str, Any]:
+    """The next server message that is not a heartbeat ping."""
+    while True:
+        message: dict[str, Any] = json.loads(connection.recv(timeout=WAIT_S))
+        if message["type"] != "ping":
+            return message
+
+
+def close_code(connection: ClientConnection) -> int:
+    try:
+        while True:
+            connection.recv(timeout=WAIT_S)
+    except ConnectionClosed as closed:
+        received = closed.rcvd
+    assert received is not None, "closed without a close frame"
+    return received.code
+
+
+def test_malformed_messages_spend_the_message_rate(store: MemoryStore, open_ws: Opener) -> None:
+    # Each malformed message is answered like any other: a flood of them must meet the same limit.
+    with serving(stream_app(store, ws_message_rate="3/minute")) as running:
+        connection = open_ws(running.ws_url)
+        assert receive(connection)["type"] == "ready"
+        codes = []
+        for text in ("not json", "[1, 2]", '{"no": "type"}', "still not json", '{"type": 5}'):
+            connection.send(text)
+            codes.append(receive(connection)["error"]["code"])
+        assert codes == ["validation_error"] * 3 + ["rate_limited"] * 2
+        connection.send(json.dumps({"type": "ping", "id": "p"}))
+        assert receive(connection)["error"]["code"] == "rate_limited"
+
+
+def test_the_byte_limit_counts_bytes_not_characters(store: MemoryStore, open_ws: Opener) -> None:
+    with serving(stream_app(store, ws_max_message_bytes=1024)) as running:
+        connection = open_ws(running.ws_url)
+        assert receive(connection)["type"] == "ready"
+        # 400 characters, 1,200 bytes of UTF-8: over the 1,024-byte limit.
+        connection.send(json.dumps({"type": "ping", "id": "\u20ac" * 400}, ensure_ascii=False))
+        assert close_code(connection) == 1009
+
+
+def test_a_message_of_exactly_the_byte_limit_is_taken(store: MemoryStore, open_ws: Opener) -> None:
+    with serving(stream_app(store, ws_max_message_bytes=1024)) as running:
+        connection = open_ws(running.ws_url)
+        assert receive(connection)["type"] == "ready"
+        head = json.dumps({"type": "ping", "pad": ""})
+        text = head[:-2] + "\u20ac" * ((1024 - len(head)) // 3) + '"}'
+        text = text[:-2] + "x" * (1024 - len(text.encode())) + '"}'
+        assert len(text.encode()) == 1024
+        connection.send(text)
+        assert receive(connection)["type"] == "pong"
+
+
+def test_subscribing_on_a_closed_store_is_an_error_message(
+    open_store: Callable[..., MemoryStore], open_ws: Opener, caplog: pytest.LogCaptureFixture
+) -> None:
+    doomed = open_store("doomed", settings=ALWAYS)
+    with serving(stream_app(doomed)) as running:
+        connection = open_ws(running.ws_url)
+        assert receive(connection)["type"] == "ready"
+        doomed.close()
+        connection.send(json.dumps({"type": "subscribe", "id": "s1"}))
+        error = receive(connection)
+        assert error["type"] == "error" and error["id"] == "s1"
+        assert error["error"]["code"] == "store_closed"
+        connection.send(json.dumps({"type": "resume", "after": "evt_any", "id": "r1"}))
+        error = receive(connection)
+        assert error["id"] == "r1" and error["error"]["code"] == "store_closed"
+    assert not [r for r in caplog.records if "Exception in ASGI application" in r.getMessage()]
