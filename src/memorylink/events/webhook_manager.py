@@ -11,7 +11,7 @@ from typing import Any
 from memorylink._version import __version__
 from memorylink.config import Limits
 from memorylink.crypto.base import Cipher
-from memorylink.errors import ValidationError
+from memorylink.errors import NotFoundError, ValidationError
 from memorylink.events.event_filter import EventFilter
 from memorylink.events.models import Event
 from memorylink.events.outbox import Outbox
@@ -305,12 +305,20 @@ class WebhookManager:
         """Queue an event for this endpoint again (a dead letter, or one already delivered).
 
         Raises:
-            NotFoundError: No such endpoint, or the event is no longer in the outbox.
+            NotFoundError: No such endpoint, the event is no longer in the outbox, or it is not
+                one this endpoint receives (its type or scope is outside the endpoint's filter).
         """
         self._check_open()
         seq = self._outbox.seq_of(event_id)
+        event = self._events_by_seq({seq}).get(seq)
         with self._storage.transaction():
             row = get_row(self._storage, webhook_id)
+            if event is None or not self._codec.open(row).wants(event):
+                # The same answer as for an unknown id: an endpoint scoped to one user must not
+                # be handed (or learn of) another user's events by naming their ids.
+                raise NotFoundError(
+                    event_id, kind="event", message=f"event {event_id!r} is not in the outbox (unknown, or pruned)"
+                )
             if seq > row.cursor:
                 raise ValidationError(
                     f"event {event_id} has not been attempted for this endpoint yet; it will be delivered in turn",
@@ -320,7 +328,6 @@ class WebhookManager:
             delivery = DeliveryRow(webhook_id, seq, DeliveryState.PENDING, 0, now, now, None, None)
             self._storage.put_delivery(delivery)
         self._on_change()
-        event = self._events_by_seq({seq}).get(seq)
         return to_delivery(delivery, event)
 
     def test(self, webhook_id: str) -> SendResult:

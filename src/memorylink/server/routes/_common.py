@@ -37,7 +37,10 @@ def scoped_arguments(
     names the field the store takes positionally (``text``, ``query``, ``url`` ...).
     """
     values = body.model_dump(exclude={exclude} if exclude else None)
-    user_id = resolve_user(principal, values.get("user_id"))
+    named = values.get("user_id")
+    if write and named == "":
+        named = None  # the store reads an empty user_id on a write as "not given"
+    user_id = resolve_user(principal, named)
     values["user_id"] = (user_id or principal.user_id) if write else user_id
     return values
 

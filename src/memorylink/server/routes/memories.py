@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from memorylink.errors import NotFoundError
-from memorylink.models import BatchResult, ListOrder, Memory, MemoryVersion, Page, SearchResult
+from memorylink.models import BatchResult, ErrorInfo, ListOrder, Memory, MemoryVersion, Page, SearchResult
 from memorylink.server._constraints import MEMORY_ID, PAGE_SIZE, SCOPE_ID, THRESHOLD, TOP_K
 from memorylink.server._openapi import error_responses
 from memorylink.server.principal import BatchWriter, Principal, Reader, Searcher, Writer, resolve_user
@@ -78,12 +78,24 @@ def _in(principal: Principal, scope: ScopeQuery) -> dict[str, Any]:
     return _scope(principal, scope.user_id, scope.agent_id, scope.run_id)
 
 
+_FORBIDDEN_ITEM = ErrorInfo(
+    code="forbidden", message="this credential may only act on its own user's memories", details={"field": "user_id"}
+)
+
+
 def _owned_item(principal: Principal, item: Any) -> Any:
-    """A batch item as the caller may store it: with the user it names (if allowed), else the caller's."""
+    """A batch item as the caller may store it: with the user it names (if allowed), else the caller's.
+
+    None for an item naming another user, which a non-admin may not write for.
+    """
     if isinstance(item, str):
         return {"text": item, "user_id": principal.user_id}
     if isinstance(item, Mapping):
-        return {**item, "user_id": resolve_user(principal, item.get("user_id")) or principal.user_id}
+        named = item.get("user_id")
+        if not principal.is_admin and named not in (None, "", principal.user_id):
+            return None
+        # An empty user_id is "not given", as the store reads it: the caller's own.
+        return {**item, "user_id": resolve_user(principal, named or None) or principal.user_id}
     return item  # not an item at all: the store fails it alone, with its index
 
 
@@ -177,7 +189,20 @@ def search_memories_by_vector(request: Request, body: VectorSearchRequest, princ
 )
 def add_memories(request: Request, body: BatchAddRequest, principal: BatchWriter) -> Response:
     items = [_owned_item(principal, item) for item in body.items]
-    return json_response(store_of(request).add_many(items, dedupe=body.dedupe))
+    # An item naming another user fails alone, like any bad item: the store gets a stand-in
+    # it refuses (so every other item keeps its index), whose error is then the 403's.
+    result = store_of(request).add_many(items, dedupe=body.dedupe)
+    forbidden = {index for index, item in enumerate(items) if item is None}
+    if forbidden:
+        result = result.model_copy(
+            update={
+                "items": [
+                    item.model_copy(update={"error": _FORBIDDEN_ITEM}) if item.index in forbidden else item
+                    for item in result.items
+                ]
+            }
+        )
+    return json_response(result)
 
 
 @router.post(
