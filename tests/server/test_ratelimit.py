@@ -53,13 +53,14 @@ def test_budgets_are_separate(limited: AuthApp) -> None:
     assert batch.status_code == 429 and batch.json()["error"]["details"]["budget"] == "batches"
 
 
-def test_budgets_are_per_key(limited: AuthApp) -> None:
-    first, second = _key(limited), _key(limited)
+def test_budgets_are_per_user(limited: AuthApp) -> None:
+    first, second, other = _key(limited), _key(limited), _key(limited, "bob")
     for _ in range(2):
         assert limited.client.post("/api/v1/memories", json={"text": "a"}, headers=first).status_code == 201
     assert limited.client.post("/api/v1/memories", json={"text": "a"}, headers=first).status_code == 429
-    # Another key of the same user has its own budget.
-    assert limited.client.post("/api/v1/memories", json={"text": "b"}, headers=second).status_code == 201
+    # Another key of the same user shares the spent budget; another user has its own.
+    assert limited.client.post("/api/v1/memories", json={"text": "b"}, headers=second).status_code == 429
+    assert limited.client.post("/api/v1/memories", json={"text": "b"}, headers=other).status_code == 201
 
 
 def test_a_refused_request_does_nothing(limited: AuthApp, store: MemoryStore) -> None:

@@ -70,10 +70,12 @@ class Principal:
 
     @property
     def rate_key(self) -> str:
-        """The identity rate limits are counted against (one key, or one user's tokens)."""
-        if self.key_id is not None:
-            return f"key:{self.key_id}"
-        return f"user:{self.username or self.user_id}"
+        """The identity rate limits are counted against: the ``user_id``, whatever the credential.
+
+        Per user, not per key: a user may mint keys for itself, so a budget per key would let
+        it multiply its budget by minting more.
+        """
+        return f"user:{self.user_id}"
 
 
 class Guard(Protocol):

@@ -1,10 +1,10 @@
 """Rate limits: a budget per caller for reads, writes, searches and batches, counted by ``limits``.
 
 Each budget is a rate such as ``"120/minute"`` (``limits``' notation: ``"10/second"``,
-``"1000 per hour"``, ``"50/5 minutes"``), counted per :attr:`Principal.rate_key` (one API
-key, or one user's tokens), so one caller spending its searches blocks neither its own
-writes nor anyone else. Logins at ``/api/v1/auth/token`` have their own budget, counted per
-client address and username. Counters live in the server process.
+``"1000 per hour"``, ``"50/5 minutes"``), counted per :attr:`Principal.rate_key` (one
+``user_id``: all its tokens and keys together), so one caller spending its searches blocks
+neither its own writes nor anyone else. Logins at ``/api/v1/auth/token`` have their own
+budget, counted per client address. Counters live in the server process.
 """
 
 from __future__ import annotations
@@ -78,9 +78,7 @@ class RateLimitSettings(BaseModel):
     writes: str = Field(DEFAULT_LIMITS["writes"], description="add, update, delete; users, keys and webhooks")
     searches: str = Field(DEFAULT_LIMITS["searches"], description="search and search by vector")
     batches: str = Field(DEFAULT_LIMITS["batches"], description="batch add, delete-many, add messages")
-    logins: str = Field(
-        DEFAULT_LIMITS["logins"], description="password logins per client address and username (brute force)"
-    )
+    logins: str = Field(DEFAULT_LIMITS["logins"], description="password logins per client address (brute force)")
 
     @field_validator("reads", "writes", "searches", "batches", "logins")
     @classmethod

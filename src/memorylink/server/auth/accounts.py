@@ -232,15 +232,18 @@ class Accounts:
         name: str | None = None,
         expires_days: float | None = None,
         created_by: str | None = None,
+        expires_by: datetime | None = None,
     ) -> NewApiKey:
         """A new key bound to the account ``username`` or, for a key with no account, to ``user_id``.
 
         A key for an account acts as that account's user_id and may not exceed its role's
         scopes. The returned :attr:`NewApiKey.key` is the only time the secret is shown.
+        ``expires_by`` is the latest the key may expire (the expiry of the key that makes it):
+        without ``expires_days`` the key expires then, and a later expiry is refused.
 
         Raises:
             ValidationError: Neither or a mismatching username / user_id, unknown scopes,
-                scopes beyond the account's role, a bad expiry or name.
+                scopes beyond the account's role, a bad expiry or name, an expiry after ``expires_by``.
             NotFoundError: No account ``username``.
         """
         wanted = _sorted_scopes(scopes)
@@ -273,6 +276,14 @@ class Accounts:
             if expires_days > 3650:
                 raise ValidationError("expires_days must be at most 3650 (ten years)", field="expires_days")
             expires_at = now + timedelta(days=expires_days)
+        if expires_by is not None:
+            if expires_at is None:
+                expires_at = expires_by
+            elif expires_at > expires_by:
+                raise ValidationError(
+                    f"a key may not outlive the credential that makes it, which expires at {expires_by.isoformat()}",
+                    field="expires_days",
+                )
         secret = secrets.token_urlsafe(32)
         while True:
             key_id = "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(_KEY_ID_LENGTH))

@@ -310,7 +310,7 @@ async def list_keys(
     summary="Create an API key",
     description="A new key; the full key is in this response only (it is stored hashed). Admins may make "
     "a key for any account (`username`) or bare `user_id`; others make keys for themselves with at most "
-    "their own scopes.",
+    "their own scopes, and a key that expires makes keys that expire no later (by default, when it does).",
     status_code=201,
     response_model=NewApiKey,
     responses={201: auth_example("NewApiKey"), **error_responses(401, 403, 404, 422, 429)},
@@ -336,6 +336,11 @@ async def create_key(
         username, user_id = principal.username, principal.user_id
     elif username is None and user_id is None:
         username, user_id = principal.username, principal.user_id
+    expires_by = None
+    if not principal.is_admin and principal.key_id is not None:
+        # A key with an expiry must not be able to mint itself a longer-lived (or endless) successor.
+        maker = await run_in_threadpool(service.accounts.get_key, principal.key_id)
+        expires_by = maker.expires_at if maker is not None else None
     created = await run_in_threadpool(
         service.accounts.create_key,
         scopes=body.scopes,
@@ -344,6 +349,7 @@ async def create_key(
         name=body.name,
         expires_days=body.expires_days,
         created_by=actor_of(principal),
+        expires_by=expires_by,
     )
     await _audit(request, principal, "key.created", f"key:{created.id}", scopes=created.scopes, user_id=created.user_id)
     return created

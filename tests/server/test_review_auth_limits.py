@@ -1,0 +1,81 @@
+"""Review findings: budgets belong to a user, not to each of its credentials; a key cannot outlive its maker."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from auth_helpers import AuthApp, bearer, make_auth_app
+
+from memorylink import MemoryStore
+from memorylink.server.ratelimit import RateLimitSettings
+
+SMALL = RateLimitSettings(reads="50/minute", writes="4/minute", searches="2/minute", batches="1/minute")
+
+
+@pytest.fixture
+def limited(store: MemoryStore) -> AuthApp:
+    app = make_auth_app(store, rate_limits=SMALL)
+    app.add_user("alice")
+    app.add_user("bob")
+    return app
+
+
+def _write(app: AuthApp, headers: dict[str, str]) -> int:
+    return app.client.post("/api/v1/memories", json={"text": "a note"}, headers=headers).status_code
+
+
+def test_a_key_a_user_mints_for_itself_shares_its_budget(limited: AuthApp) -> None:
+    alice = bearer(limited.login("alice"))
+    minted = limited.client.post("/api/v1/keys", json={"name": "second"}, headers=alice)  # one write
+    assert minted.status_code == 201
+    second = {"X-API-Key": minted.json()["key"]}
+    assert [_write(limited, alice) for _ in range(3)] == [201, 201, 201]
+    # The budget is spent; a fresh credential of the same user does not refill it.
+    assert _write(limited, second) == 429
+    assert _write(limited, {"X-API-Key": limited.key(username="alice")}) == 429
+    # Another user is untouched.
+    assert _write(limited, bearer(limited.login("bob"))) == 201
+
+
+def test_keys_without_an_account_share_their_user_s_budget(limited: AuthApp) -> None:
+    first = {"X-API-Key": limited.key(user_id="ingest-bot")}
+    minted = limited.client.post("/api/v1/keys", json={"scopes": ["read", "write"]}, headers=first)
+    assert minted.status_code == 201 and minted.json()["user_id"] == "ingest-bot"
+    second = {"X-API-Key": minted.json()["key"]}
+    assert [_write(limited, first) for _ in range(3)] == [201, 201, 201]
+    assert _write(limited, second) == 429
+    searches = [
+        limited.client.post("/api/v1/memories/search", json={"query": "x"}, headers=headers).status_code
+        for headers in (first, second, first)
+    ]
+    assert searches == [200, 200, 429]
+
+
+def test_a_key_may_not_outlive_the_key_that_makes_it(limited: AuthApp) -> None:
+    parent = limited.service.accounts.create_key(user_id="contractor", expires_days=7)
+    headers = {"X-API-Key": parent.key}
+    assert parent.expires_at is not None
+    # No expiry asked: the new key ends when its maker does.
+    inherited = limited.client.post("/api/v1/keys", json={"name": "child"}, headers=headers)
+    assert inherited.status_code == 201, inherited.text
+    assert datetime.fromisoformat(inherited.json()["expires_at"]) == parent.expires_at
+    # A shorter life is fine; a longer one is refused, naming the field.
+    shorter = limited.client.post("/api/v1/keys", json={"expires_days": 1}, headers=headers)
+    assert shorter.status_code == 201
+    assert datetime.fromisoformat(shorter.json()["expires_at"]) == parent.expires_at - timedelta(days=6)
+    longer = limited.client.post("/api/v1/keys", json={"expires_days": 30}, headers=headers)
+    assert longer.status_code == 422, longer.text
+    assert longer.json()["error"]["details"]["field"] == "expires_days"
+    # Once the maker expired, so did every key it made.
+    limited.clock.now += 7 * 86_400
+    assert limited.client.get("/api/v1/memories", headers={"X-API-Key": inherited.json()["key"]}).status_code == 401
+
+
+def test_tokens_and_admins_mint_keys_of_any_lifetime(limited: AuthApp) -> None:
+    alice = bearer(limited.login("alice"))
+    forever = limited.client.post("/api/v1/keys", json={}, headers=alice)
+    assert forever.status_code == 201 and forever.json()["expires_at"] is None
+    admin_key = limited.service.accounts.create_key(user_id="ops", scopes=["admin"], expires_days=1)
+    made = limited.client.post("/api/v1/keys", json={"user_id": "svc"}, headers={"X-API-Key": admin_key.key})
+    assert made.status_code == 201 and made.json()["expires_at"] is None
