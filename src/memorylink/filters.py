@@ -92,6 +92,14 @@ def _fail(path: str, message: str) -> ValidationError:
     return ValidationError(f"{path}: {message}", field=path)
 
 
+def _check_unicode(norm: Mapping[str, Any], path: str) -> None:
+    """Refuse strings UTF-8 cannot encode (a lone surrogate): the filter is echoed and recorded as JSON."""
+    try:
+        json.dumps(norm, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise _fail(path, "holds a string that is not valid Unicode (a lone surrogate)") from None
+
+
 class _Budget:
     """Counts nodes while parsing, to enforce :data:`MAX_NODES`."""
 
@@ -446,7 +454,9 @@ class Filter:
 
     def __init__(self, spec: Mapping[str, Any], *, path: str = "filter") -> None:
         """Validate and compile ``spec``; see :meth:`parse` (which also accepts ``None``)."""
-        self._set(_normalise(spec, path, 1, _Budget()))
+        norm = _normalise(spec, path, 1, _Budget())
+        _check_unicode(norm, path)
+        self._set(norm)
 
     def _set(self, norm: dict[str, Any]) -> None:
         self._norm = norm
@@ -526,6 +536,8 @@ class Filter:
                 field = f"metadata.{key}"
                 _field_kind(field, field)
                 spec[field] = {"eq": _normalise_scalar("meta", "eq", value, field)}
+        for name, part in spec.items():
+            _check_unicode({name: part}, "metadata" if name.startswith("metadata.") else name)
         return cls._from_norm(spec) if spec else None
 
     @classmethod

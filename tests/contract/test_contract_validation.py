@@ -105,3 +105,37 @@ def test_bad_scope_ids(store: Any) -> None:
 def test_validation_errors_are_value_errors(store: Any) -> None:
     with pytest.raises(ValueError, match="text"):
         store.add("")
+
+
+LONE = "\ud800"  # a lone surrogate: a str UTF-8 cannot encode (JSON can spell it as "\\ud800")
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda s: s.add(f"a{LONE}b"), "text"),
+        (lambda s: s.add("ok", tags=[f"t{LONE}"]), "tags[0]"),
+        (lambda s: s.add("ok", metadata={"k": f"v{LONE}"}), "metadata"),
+        (lambda s: s.add("ok", agent_id=f"a{LONE}"), "agent_id"),
+        (lambda s: s.search(f"q{LONE}"), "query"),
+        (lambda s: s.search("q", tags=[LONE]), "tags"),
+        (lambda s: s.search("q", filter={"metadata.k": LONE}), "filter"),
+        (lambda s: s.list(metadata={"k": LONE}), "metadata"),
+        (lambda s: s.list(agent_id=LONE), "agent_id"),
+        (lambda s: s.list(tags=[LONE]), "tags"),
+        (lambda s: s.get("0000000000000", run_id=LONE), "run_id"),
+        (lambda s: s.webhooks.add("https://example.com/hook", description=LONE), "description"),
+    ],
+)
+def test_a_string_that_is_not_valid_unicode_is_a_validation_error(store: Any, call: Any, field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        call(store)
+    assert caught.value.field == field
+    assert store.list().items == []
+
+
+def test_a_batch_item_that_is_not_valid_unicode_fails_alone(store: Any) -> None:
+    result = store.add_many([f"a{LONE}b", "fine"])
+    assert (result.succeeded, result.failed) == (1, 1)
+    assert result.items[0].error is not None and result.items[0].error.details["field"] == "text"
+    assert [m.text for m in store.list().items] == ["fine"]

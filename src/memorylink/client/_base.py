@@ -110,7 +110,13 @@ class Call(Generic[R]):
         """The encoded body."""
         if self.body is None:
             return None
-        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        text = json.dumps(self.body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        try:
+            return text.encode()
+        except UnicodeEncodeError:
+            # A lone surrogate: JSON spells it as an escape, and the server refuses it as the
+            # store does, naming the same field.
+            return json.dumps(self.body, separators=(",", ":"), allow_nan=False).encode()
 
 
 # -- arguments to JSON ------------------------------------------------------------------
@@ -161,14 +167,25 @@ def _params(**fields: Any) -> tuple[tuple[str, str], ...]:
         if value is None:
             continue
         if isinstance(value, list | tuple):
-            out.extend((name, str(jsonable(item, f"{name}[{i}]"))) for i, item in enumerate(value))
+            out.extend((name, _url_safe(str(jsonable(item, f"{name}[{i}]")), name)) for i, item in enumerate(value))
         elif isinstance(value, Mapping | Filter):
             out.append((name, json.dumps(jsonable(value, name), separators=(",", ":"), allow_nan=False)))
         elif isinstance(value, bool):
             out.append((name, "true" if value else "false"))
         else:
-            out.append((name, str(jsonable(value, name))))
+            out.append((name, _url_safe(str(jsonable(value, name)), name)))
     return tuple(out)
+
+
+def _url_safe(value: str, field: str) -> str:
+    """A query parameter's text; a ValidationError, as the store raises, when UTF-8 cannot carry it."""
+    try:
+        value.encode()
+    except UnicodeEncodeError as error:
+        raise ValidationError(
+            f"{field} is not valid Unicode: a lone surrogate at position {error.start}", field=field
+        ) from None
+    return value
 
 
 def _strings(values: Iterable[str] | None) -> builtins.list[str] | None:

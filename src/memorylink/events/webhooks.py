@@ -165,9 +165,15 @@ def build_config(
     parsed_filter = EventFilter.parse(events)
     if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not 0 < timeout_s <= MAX_TIMEOUT_S:
         raise ValidationError(f"timeout_s must be a number in (0, {MAX_TIMEOUT_S:g}]", field="timeout_s")
-    if description is not None and (not isinstance(description, str) or len(description) > MAX_DESCRIPTION):
+    if description is not None and (
+        not isinstance(description, str)
+        or len(description) > MAX_DESCRIPTION
+        # Sealed as JSON text: a lone surrogate (JSON can spell one) cannot be encoded.
+        or any("\ud800" <= c <= "\udfff" for c in description)
+    ):
         raise ValidationError(
-            f"description must be a string of at most {MAX_DESCRIPTION} characters", field="description"
+            f"description must be a string of at most {MAX_DESCRIPTION} characters (valid Unicode)",
+            field="description",
         )
     if bearer_token is not None and (
         not isinstance(bearer_token, str)
