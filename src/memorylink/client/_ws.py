@@ -23,6 +23,16 @@ __all__ = ["AsyncEventSocket", "EventSocket", "SocketCore", "SocketEvent", "cred
 
 logger = logging.getLogger(__name__)
 
+_RESUME_ID = "memorylink:resume"
+"""The id a reconnect's ``resume`` carries, so the server's error for it (a pruned position) is told apart."""
+
+
+class _SocketClosedError(ValidationError):
+    """The socket was closed by its owner: iteration ends quietly, a request raises this."""
+
+    def __init__(self) -> None:
+        super().__init__("the event socket is closed", field="socket")
+
 
 # -- WebSocket --------------------------------------------------------------------------------
 
@@ -58,6 +68,7 @@ class SocketCore:
         self.closed = False
         self.last_error: dict[str, Any] | None = None
         self.replaying = False  # after a reconnect's resume: events before "resumed" are superseded
+        self.replay_cursor: str | None = None  # where the new connection delivers from, while replaying
         self.heartbeats = 0  # server pings answered
 
     def subscription(
@@ -80,6 +91,7 @@ class SocketCore:
         kind = message.get("type")
         if kind == "event":
             if self.replaying:
+                self.replay_cursor = str(message["event"]["id"])
                 return None
             event = Event.model_validate(message["event"])
             self.cursor, self.positioned = event.id, True
@@ -91,7 +103,15 @@ class SocketCore:
             self.cursor, self.positioned = message.get("last_event_id"), True
             return message
         if kind == "subscribed":
+            self.replay_cursor = message.get("last_event_id")
             return message
+        if kind == "error" and self.replaying and message.get("id") == _RESUME_ID:
+            # The position to resume from is gone (pruned): say so, as the SSE feed does, rather
+            # than drop every event while waiting for a replay that will not come. Iterating on
+            # continues from where the new connection's subscriptions started.
+            self.replaying = False
+            self.cursor = self.replay_cursor
+            raise self.error(message)
         if kind == "error":
             if message.get("id") is None:
                 self.last_error = message
@@ -136,8 +156,8 @@ class SocketCore:
         was_positioned, cursor = self.positioned, self.cursor
         messages = [json.dumps(entry.message(sid)) for sid, entry in self.subscriptions.items()]
         if was_positioned and self.subscriptions:
-            self.replaying = True
-            messages.append(json.dumps({"type": "resume", "after": cursor}))
+            self.replaying, self.replay_cursor = True, None
+            messages.append(json.dumps({"type": "resume", "after": cursor, "id": _RESUME_ID}))
         return messages
 
     def dropped(self, closed: BaseException | None) -> float:
@@ -256,7 +276,10 @@ class EventSocket(_SocketBase):
             if core.buffer:
                 yield core.buffer.popleft()
                 continue
-            self._receive_one()
+            try:
+                self._receive_one()
+            except _SocketClosedError:
+                return  # close() while reconnecting
 
     def _request(self, message: dict[str, Any], reply: str, message_id: str | None) -> None:
         self._send(message)
@@ -308,22 +331,27 @@ class EventSocket(_SocketBase):
         self._wake.wait(self._core.dropped(closed))  # returns early when close() is called
 
     def _ensure(self) -> Any:
-        from websockets.exceptions import InvalidHandshake, InvalidStatus
+        from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
         from websockets.sync.client import connect
 
         core = self._core
         while self._connection is None:
             if core.closed:
-                raise ValidationError("the event socket is closed", field="socket")
+                raise _SocketClosedError
             try:
                 connection = connect(core.url, additional_headers=core.headers, open_timeout=self._open_timeout_s)
                 connection.__enter__()  # held open across calls; close() ends it
-            except (OSError, TimeoutError, InvalidHandshake) as error:
+            # ConnectionClosed: the connection went away during the handshake (a server or proxy
+            # closing it as the request is written) -- one more failed attempt.
+            except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed) as error:
                 if isinstance(error, InvalidStatus) and error.response.status_code in (401, 403):
                     raise error_from_body({}, error.response.status_code) from error
                 if self._wake.wait(core.failed(error)):
-                    raise ValidationError("the event socket is closed", field="socket") from None
+                    raise _SocketClosedError from None
                 continue
+            if core.closed:  # close() while the handshake was under way
+                connection.close()
+                raise _SocketClosedError
             self._connection = connection
             self._restore(connection)
         return self._connection
@@ -346,6 +374,18 @@ class EventSocket(_SocketBase):
 
 class AsyncEventSocket(_SocketBase):
     """The async twin of :class:`EventSocket`: ``async for``, ``await subscribe(...)``, ``aclose()``."""
+
+    def __init__(self, core: SocketCore, *, open_timeout_s: float = 10.0) -> None:
+        super().__init__(core, open_timeout_s=open_timeout_s)
+        self._wake: anyio.Event | None = None  # made on first wait: an anyio.Event needs a running loop
+
+    async def _wait(self, delay_s: float) -> None:
+        """Sleep ``delay_s``, or less: :meth:`aclose` ends the wait."""
+        if self._wake is None:
+            self._wake = anyio.Event()
+        if not self._core.closed:
+            with anyio.move_on_after(delay_s):
+                await self._wake.wait()
 
     async def subscribe(
         self,
@@ -371,8 +411,10 @@ class AsyncEventSocket(_SocketBase):
         await self._request({"type": "ping"}, "pong", None)
 
     async def aclose(self) -> None:
-        """Close the connection; iteration ends."""
+        """Close the connection; iteration ends (a wait to reconnect included)."""
         self._core.closed = True
+        if self._wake is not None:
+            self._wake.set()
         if self._connection is not None:
             await self._connection.close()
 
@@ -392,7 +434,10 @@ class AsyncEventSocket(_SocketBase):
         while not core.buffer:
             if core.closed:
                 raise StopAsyncIteration
-            await self._receive_one()
+            try:
+                await self._receive_one()
+            except _SocketClosedError:
+                raise StopAsyncIteration from None  # aclose() while reconnecting
         return core.buffer.popleft()
 
     async def _request(self, message: dict[str, Any], reply: str, message_id: str | None) -> None:
@@ -442,23 +487,28 @@ class AsyncEventSocket(_SocketBase):
 
     async def _dropped(self, closed: BaseException | None) -> None:
         self._connection = None
-        await anyio.sleep(self._core.dropped(closed))
+        await self._wait(self._core.dropped(closed))
 
     async def _ensure(self) -> Any:
         from websockets.asyncio.client import connect
-        from websockets.exceptions import InvalidHandshake, InvalidStatus
+        from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
         core = self._core
         while self._connection is None:
             if core.closed:
-                raise ValidationError("the event socket is closed", field="socket")
+                raise _SocketClosedError
             try:
                 connection = await connect(core.url, additional_headers=core.headers, open_timeout=self._open_timeout_s)
-            except (OSError, TimeoutError, InvalidHandshake) as error:
+            # ConnectionClosed: the connection went away during the handshake (a server or proxy
+            # closing it as the request is written) -- one more failed attempt.
+            except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed) as error:
                 if isinstance(error, InvalidStatus) and error.response.status_code in (401, 403):
                     raise error_from_body({}, error.response.status_code) from error
-                await anyio.sleep(core.failed(error))
+                await self._wait(core.failed(error))
                 continue
+            if core.closed:  # aclose() while the handshake was under way
+                await connection.close()
+                raise _SocketClosedError
             self._connection = connection
             await self._restore(connection)
         return self._connection

@@ -1,0 +1,212 @@
+"""The client's WebSocket, found in review: a resume from a pruned event, and close() while reconnecting."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from memorylink import EventSettings, MemoryStore, Settings
+from memorylink.client._events import AsyncRemoteEvents, EventSocket, Reconnect, RemoteEvents
+from memorylink.errors import NotFoundError
+from stream_helpers import ADMIN_KEY, WAIT_S, CuttingProxy, Live, serving, stream_app, wait_until
+
+FAST = Reconnect(initial_delay_s=0.01, max_delay_s=0.05)
+SLOW = Reconnect(initial_delay_s=120.0, max_delay_s=120.0)
+"""A backoff (60 to 120 s) far longer than any wait in these tests: only close() can end it in time."""
+# Outbox pruning on demand: the worker does not run by itself, each run_once() keeps the newest two.
+PRUNED = Settings(events=EventSettings(outbox="always", deliver=False, retention_max_events=2, prune_interval_s=1e-6))
+
+
+@pytest.fixture
+def store(open_store: Callable[..., MemoryStore]) -> MemoryStore:
+    return open_store(settings=PRUNED)
+
+
+@pytest.fixture
+def live(store: MemoryStore) -> Iterator[Live]:
+    with serving(stream_app(store, poll_interval_s=0.05)) as running:
+        yield running
+
+
+@pytest.fixture
+def proxy(live: Live) -> Iterator[CuttingProxy]:
+    running = CuttingProxy(int(live.url.rsplit(":", 1)[1]))
+    yield running
+    running.close()
+
+
+@pytest.fixture
+def http(proxy: CuttingProxy) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=proxy.url, headers={"X-API-Key": ADMIN_KEY}, timeout=WAIT_S) as client:
+        yield client
+
+
+class Reader:
+    """Iterates a socket in a thread; keeps what it got and how the iteration ended."""
+
+    def __init__(self, socket: EventSocket) -> None:
+        self.socket = socket
+        self.got: list[Any] = []
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            for item in self.socket:
+                self.got.append(item)
+        except BaseException as error:  # the test looks at it
+            self.error = error
+        finally:
+            self.done.set()
+
+
+def outbox_ids(store: MemoryStore) -> list[str]:
+    return [event.id for event in store.events.feed()]
+
+
+def test_a_websocket_resuming_after_a_pruned_event_raises_not_found(
+    store: MemoryStore, proxy: CuttingProxy, http: httpx.Client
+) -> None:
+    socket = RemoteEvents(http, reconnect=FAST).websocket()
+    socket.subscribe("all")
+    first = store.add("seen before the cut")
+    reader = Reader(socket)
+    wait_until(lambda: len(reader.got) == 1, "the first event")
+    proxy.cut(pause=True)
+    for n in range(3):
+        store.add(f"while away {n}")
+    store._delivery.run_once()  # the outbox keeps the newest two: the event the socket holds is gone
+    assert first.id and reader.got[0].event.id not in outbox_ids(store)
+    proxy.resume()
+    # Told, as the SSE feed is: the events after its position are gone, so it cannot resume.
+    assert reader.done.wait(WAIT_S), "the socket went on silently after its resume failed"
+    assert isinstance(reader.error, NotFoundError), reader.error
+    # Iterating again goes on from where the new connection's subscriptions started.
+    again = Reader(socket)
+    later = store.add("after the failed resume")
+    wait_until(lambda: len(again.got) == 1 or again.done.is_set(), "an event after the failed resume")
+    assert again.error is None and again.got[0].event.data["id"] == later.id
+    assert socket.last_event_id == again.got[0].event.id
+    socket.close()
+    assert again.done.wait(WAIT_S)
+
+
+def test_a_websocket_with_a_kept_position_still_resumes(
+    store: MemoryStore, proxy: CuttingProxy, http: httpx.Client
+) -> None:
+    socket = RemoteEvents(http, reconnect=FAST).websocket()
+    socket.subscribe("all")
+    store.add("seen before the cut")
+    reader = Reader(socket)
+    wait_until(lambda: len(reader.got) == 1, "the first event")
+    proxy.cut(pause=True)
+    store.add("while away")
+    store._delivery.run_once()  # two kept: the held event and the new one
+    proxy.resume()
+    wait_until(lambda: len(reader.got) == 2 or reader.done.is_set(), "the event written while away")
+    assert [item.event.id for item in reader.got] == outbox_ids(store)
+    socket.close()
+    assert reader.done.wait(WAIT_S) and reader.error is None
+
+
+def test_a_websocket_survives_many_failed_reconnect_attempts(
+    store: MemoryStore, proxy: CuttingProxy, http: httpx.Client
+) -> None:
+    # The paused proxy takes each attempt's TCP connection and closes it: the handshake fails
+    # in whichever way the timing gives (no HTTP answer, or the connection closed under it).
+    socket = RemoteEvents(http, reconnect=FAST).websocket()
+    socket.subscribe("all")
+    reader = Reader(socket)
+    proxy.cut(pause=True)
+    wait_until(lambda: socket._core.failures >= 20 or reader.done.is_set(), "twenty failed attempts")
+    assert reader.error is None, reader.error
+    proxy.resume()
+    created = store.add("after the outage")
+    wait_until(lambda: len(reader.got) == 1 or reader.done.is_set(), "the event written after the outage")
+    assert reader.error is None, reader.error
+    assert reader.got[0].event.data["id"] == created.id
+    socket.close()
+    assert reader.done.wait(WAIT_S)
+
+
+def test_async_websocket_survives_many_failed_reconnect_attempts(store: MemoryStore, proxy: CuttingProxy) -> None:
+    async def main() -> str:
+        async with httpx.AsyncClient(base_url=proxy.url, headers={"X-API-Key": ADMIN_KEY}) as client:
+            socket = AsyncRemoteEvents(client, reconnect=FAST).websocket()
+            await socket.subscribe("all")
+            proxy.cut(pause=True)
+
+            def resume_after_twenty_failures() -> None:
+                wait_until(lambda: socket._core.failures >= 20, "twenty failed attempts")
+                proxy.resume()
+
+            resumer = threading.Thread(target=resume_after_twenty_failures, daemon=True)
+            resumer.start()
+            with anyio.fail_after(WAIT_S):
+                await socket.ping()  # reconnects, failing until the proxy lets it through
+            resumer.join(WAIT_S)
+            created = await anyio.to_thread.run_sync(store.add, "after the outage")
+            with anyio.fail_after(WAIT_S):
+                received = await socket.__anext__()
+            await socket.aclose()
+            assert received.event.data["id"] == created.id
+            return "ok"
+
+    assert anyio.run(main) == "ok"
+
+
+def test_close_while_reconnecting_ends_the_iteration_quietly(
+    store: MemoryStore, proxy: CuttingProxy, http: httpx.Client
+) -> None:
+    socket = RemoteEvents(http, reconnect=FAST).websocket()
+    socket.subscribe("all")
+    reader = Reader(socket)
+    proxy.cut(pause=True)  # every reconnect attempt now fails
+    wait_until(lambda: socket._core.failures >= 3, "reconnect attempts")
+    socket.close()
+    assert reader.done.wait(WAIT_S), "close() did not end the iteration"
+    assert reader.error is None, reader.error
+
+
+@pytest.mark.parametrize("phase", ["dropped", "connecting"])
+def test_async_aclose_while_backing_off_ends_the_iteration_at_once(
+    store: MemoryStore, proxy: CuttingProxy, phase: str
+) -> None:
+    async def main() -> BaseException | None:
+        async with httpx.AsyncClient(base_url=proxy.url, headers={"X-API-Key": ADMIN_KEY}) as client:
+            # "connecting": a short wait after the drop, then 50 to 100 s after the first failed attempt.
+            reconnect = SLOW if phase == "dropped" else Reconnect(0.01, max_delay_s=120.0, multiplier=10_000.0)
+            socket = AsyncRemoteEvents(client, reconnect=reconnect).websocket()
+            await socket.subscribe("all")
+            outcome: list[BaseException | None] = []
+
+            async def consume() -> None:
+                try:
+                    async for _ in socket:
+                        pass
+                    outcome.append(None)
+                except Exception as error:  # the test looks at it
+                    outcome.append(error)
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(consume)
+                proxy.cut(pause=True)
+                # "dropped": in the wait after the drop; "connecting": in the wait after a failed attempt.
+                failures = 1 if phase == "dropped" else 2
+                await anyio.to_thread.run_sync(
+                    wait_until, lambda: socket._core.failures >= failures, "the socket to back off"
+                )
+                with anyio.fail_after(WAIT_S):  # the backoff itself would take a minute or more
+                    await socket.aclose()
+                    while not outcome:
+                        await anyio.sleep(0.005)
+            return outcome[0]
+
+    assert anyio.run(main) is None
