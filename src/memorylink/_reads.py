@@ -557,8 +557,10 @@ def _decode_cursor(cursor: str, fingerprint: str) -> tuple[int, int]:
         data = json.loads(raw)
         key = (int(data["k"][0]), int(data["k"][1]))
         matches = data["f"] == fingerprint
-    except (ValueError, KeyError, TypeError, IndexError):
+    except (ValueError, KeyError, TypeError, IndexError, OverflowError):
         raise ValidationError("cursor is not valid", field="cursor") from None
+    if not all(-(2**63) <= part < 2**63 for part in key):  # SQLite's integers; a forged one is beyond them
+        raise ValidationError("cursor is not valid", field="cursor")
     if not matches:
         raise ValidationError("cursor belongs to a different query (scope, filter or order changed)", field="cursor")
     return key
