@@ -16,6 +16,7 @@ in the first two cases.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,8 +58,8 @@ class Retries:
             raise ValidationError("retries.attempts must be an integer >= 1", field="retries.attempts")
         for name in ("backoff_s", "max_backoff_s", "max_retry_after_s"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise ValidationError(f"retries.{name} must be a number >= 0", field=f"retries.{name}")
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
+                raise ValidationError(f"retries.{name} must be a finite number >= 0", field=f"retries.{name}")
 
     @classmethod
     def coerce(cls, retries: int | Retries) -> Retries:
@@ -71,7 +72,9 @@ class Retries:
 
     def backoff(self, attempt: int) -> float:
         """The wait after failed try number ``attempt`` (1-based) when the server named none."""
-        base = min(self.max_backoff_s, self.backoff_s * 2.0 ** (attempt - 1))
+        # The exponent is capped because 2.0 ** 1024 raises OverflowError; a product past the
+        # float range is inf, which the min() turns into the cap.
+        base = min(self.max_backoff_s, self.backoff_s * 2.0 ** min(attempt - 1, 1000))
         return base * (0.5 + random.random() / 2)  # jitter, so clients do not retry in step
 
     def after_status(self, status: int, idempotent: bool, attempt: int, retry_after: float | None) -> float | None:
