@@ -37,3 +37,14 @@ def test_export_in_scope_to_a_stream(store: Any) -> None:
     out = io.StringIO()
     assert store.export(out, plaintext=True, user_id="alice") == 1
     assert [json.loads(line)["user_id"] for line in out.getvalue().splitlines()[1:]] == ["alice"]
+
+
+def test_export_pages_within_a_small_max_page_size(make_store: Any) -> None:
+    from memorylink import Limits, Settings
+
+    small = make_store(Settings(limits=Limits(max_page_size=20)))
+    result = small.add_many([f"note {i}" for i in range(45)])
+    assert result.succeeded == 45
+    out = io.StringIO()
+    assert small.export(out, plaintext=True) == 45
+    assert len(out.getvalue().splitlines()) == 46  # the header, then every memory once

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from memorylink._exchange import export_memories
-from memorylink.errors import PermissionDeniedError, ValidationError
+from memorylink.errors import LimitExceededError, PermissionDeniedError, ValidationError
 from memorylink.models import Memory, Page, StoreStats
 
 __all__ = ["PAGE_SIZE", "ExportJob", "check_plaintext", "export_over"]
 
 PAGE_SIZE = 500
-"""Memories per ``list`` request (within the default ``limits.max_page_size``)."""
+"""Memories per ``list`` request (the default ``limits.max_page_size``; a server that allows fewer says so, and
+pages are cut to its maximum)."""
 
 
 def check_plaintext(plaintext: bool) -> None:
@@ -47,8 +48,16 @@ def export_over(
 
     def memories() -> Iterator[Memory]:
         cursor: str | None = None
+        size = PAGE_SIZE
         while True:
-            page = list_page(**scope, order="created_asc", limit=PAGE_SIZE, cursor=cursor)
+            try:
+                page = list_page(**scope, order="created_asc", limit=size, cursor=cursor)
+            except LimitExceededError as error:
+                # A server with a smaller max_page_size names it: page by that instead.
+                if error.limit != "max_page_size" or not 0 < error.maximum < size:
+                    raise
+                size = error.maximum
+                continue
             yield from page.items
             if page.next_cursor is None:
                 return
