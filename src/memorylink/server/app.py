@@ -13,7 +13,7 @@ from memorylink.server.auth import build_guard
 from memorylink.server.auth.routes import auth_router
 from memorylink.server.errors import install_error_handlers
 from memorylink.server.metrics import ServerMetrics, metrics_router
-from memorylink.server.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from memorylink.server.middleware import BodyLimitMiddleware, CorsMiddleware, RequestContextMiddleware
 from memorylink.server.principal import Guard, NoAuthGuard
 from memorylink.server.ratelimit import RateLimitHeadersMiddleware
 from memorylink.server.routes import admin, memories, webhooks
@@ -84,10 +84,8 @@ def create_app(store: MemoryStore, settings: ServerSettings | None = None, *, gu
     app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware, observe=app.state.metrics.observe)
     if settings.cors_origins:
-        from starlette.middleware.cors import CORSMiddleware
-
         app.add_middleware(
-            CORSMiddleware,
+            CorsMiddleware,
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID", "Last-Event-ID"],

@@ -1,4 +1,4 @@
-"""ASGI middleware: the request id, the request log line, the last-resort 500, and the body size limit.
+"""ASGI middleware: the request id, the request log line, the last-resort 500, the body size limit, CORS.
 
 Both are plain ASGI (not ``BaseHTTPMiddleware``) so streamed responses (SSE) pass through
 untouched and a failing route still answers with the one error body.
@@ -14,13 +14,14 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from memorylink.events.context import request_id as events_request_id
 from memorylink.server.errors import REQUEST_ID_HEADER, PayloadTooLargeError, error_body
 
-__all__ = ["BodyLimitMiddleware", "RequestContextMiddleware", "route_template"]
+__all__ = ["BodyLimitMiddleware", "CorsMiddleware", "RequestContextMiddleware", "route_template"]
 
 logger = logging.getLogger(__name__)
 
@@ -180,3 +181,36 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+class CorsMiddleware(CORSMiddleware):
+    """Starlette's CORS, whose preflight answers also carry ``X-Request-ID`` and refuse with the error body.
+
+    It sits outside the request-context middleware (so the last-resort 500 gets CORS headers
+    too), which means preflights, answered here, would otherwise have neither.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "OPTIONS":
+            await super().__call__(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if "origin" not in headers or "access-control-request-method" not in headers:
+            await super().__call__(scope, receive, send)
+            return
+        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        response = self.preflight_response(request_headers=headers)
+        if response.status_code < 400:
+            response.headers[REQUEST_ID_HEADER] = request_id
+            await response(scope, receive, send)
+            return
+        # Starlette says "Disallowed CORS origin, method": keep the list, in the one error body.
+        disallowed = bytes(response.body).decode().removeprefix("Disallowed CORS ").split(", ")
+        kept = {name: value for name, value in response.headers.items() if not name.startswith("content-")}
+        body = error_body(
+            "bad_request",
+            f"the CORS preflight is refused: this {', '.join(disallowed)} is not allowed",
+            {"disallowed": disallowed},
+            request_id,
+        )
+        await send_error(send, response.status_code, body, {**kept, REQUEST_ID_HEADER: request_id})
