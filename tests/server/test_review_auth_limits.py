@@ -79,3 +79,12 @@ def test_tokens_and_admins_mint_keys_of_any_lifetime(limited: AuthApp) -> None:
     admin_key = limited.service.accounts.create_key(user_id="ops", scopes=["admin"], expires_days=1)
     made = limited.client.post("/api/v1/keys", json={"user_id": "svc"}, headers={"X-API-Key": admin_key.key})
     assert made.status_code == 201 and made.json()["expires_at"] is None
+
+
+def test_who_am_i_needs_the_read_scope_as_documented(limited: AuthApp) -> None:
+    writer = {"X-API-Key": limited.key(user_id="ingest-bot", scopes=("write",))}
+    reader = {"X-API-Key": limited.key(user_id="ingest-bot", scopes=("read",))}
+    refused = limited.client.get("/api/v1/auth/me", headers=writer)
+    assert refused.status_code == 403 and refused.json()["error"]["details"]["scope"] == "read"
+    me = limited.client.get("/api/v1/auth/me", headers=reader)
+    assert me.status_code == 200 and me.json()["user_id"] == "ingest-bot" and me.json()["scopes"] == ["read"]
