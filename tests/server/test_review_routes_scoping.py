@@ -76,3 +76,17 @@ def test_an_empty_user_id_on_a_write_is_the_callers_own(api: Api) -> None:
     ids = BatchResult.model_validate(batch.json()).ids + BatchResult.model_validate(messages.json()).ids
     owners = {Memory.model_validate(alice.get(f"{M}/{i}").json()).user_id for i in ids}
     assert owners == {"alice"}
+
+
+def test_delete_many_naming_nothing_deletes_nothing_for_a_user_too(api: Api, store: MemoryStore) -> None:
+    alice = api.as_(ALICE)
+    for text in ("one", "two"):
+        assert alice.post(M, json={"text": text}).status_code == 201
+    # As locally: with neither ids, filter nor scope nothing is deleted (the caller's own
+    # user, filled in by the server, is not a scope the caller gave).
+    for body in ({}, {"ids": None, "filter": None}):
+        response = alice.post(f"{M}/delete", json=body)
+        assert response.status_code == 200, response.text
+        assert response.json() == {"deleted": 0}
+    assert len(store.list(user_id="alice").items) == 2
+    assert alice.post(f"{M}/delete", json={"filter": {}}).json() == {"deleted": 2}

@@ -215,7 +215,12 @@ def add_memories(request: Request, body: BatchAddRequest, principal: BatchWriter
     responses={200: {"content": {"application/json": {"example": {"deleted": 3}}}}, **error_responses(*_WRITE)},
 )
 def delete_memories(request: Request, body: DeleteManyRequest, principal: BatchWriter) -> DeleteManyResult:
-    return DeleteManyResult(deleted=store_of(request).delete_many(**scoped_arguments(body, principal)))
+    arguments = scoped_arguments(body, principal)
+    if all(getattr(body, name) is None for name in ("ids", "filter", "user_id", "agent_id", "run_id")):
+        # Nothing named: the store deletes nothing, as a local delete_many() does. The caller's
+        # own user_id, filled in above, would otherwise be a scope and delete all its memories.
+        arguments["user_id"] = None
+    return DeleteManyResult(deleted=store_of(request).delete_many(**arguments))
 
 
 @router.post(
