@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncGenerator
-from typing import Annotated, Literal
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Annotated, Any, Literal
 
+import anyio
 from fastapi import APIRouter, Depends, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
-from starlette.background import BackgroundTask
+from sse_starlette.sse import SendTimeoutError
+from starlette.types import Receive, Scope, Send
 
 from memorylink.errors import MemoryLinkError, NotFoundError
 from memorylink.server._openapi import error_responses
@@ -116,12 +118,45 @@ async def stream_events(
         hub.untrack(tail)
 
     logger.debug("event stream opened for %s (open streams: %d)", principal.user_id, hub.open_feeds)
-    return EventSourceResponse(
+    return _EventStream(
         frames,
+        finish,
+        request_id_of(request),
         ping=settings.sse_ping_interval_s,
         send_timeout=settings.send_timeout_s,
-        background=BackgroundTask(finish),
     )
+
+
+class _EventStream(EventSourceResponse):
+    """An ``EventSourceResponse`` whose clean-up runs however it ends.
+
+    sse-starlette runs a response's background task only when the stream ends without an
+    error; a send that times out (a client that stopped reading) raises out of it instead,
+    which would leave the stream's feed counted open for good.
+    """
+
+    def __init__(
+        self,
+        frames: AsyncGenerator[ServerSentEvent, None],
+        finish: Callable[[], Awaitable[None]],
+        request_id: str,
+        **kw: Any,
+    ) -> None:
+        super().__init__(frames, **kw)
+        self._finish = finish
+        self._request_id = request_id
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except SendTimeoutError:
+            # The client's doing, not a server fault: the connection is dropped.
+            logger.info(
+                "event stream %s closed: the client did not take a message within send_timeout_s", self._request_id
+            )
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._finish()
 
 
 async def _frames(
