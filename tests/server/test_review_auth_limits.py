@@ -88,3 +88,18 @@ def test_who_am_i_needs_the_read_scope_as_documented(limited: AuthApp) -> None:
     assert refused.status_code == 403 and refused.json()["error"]["details"]["scope"] == "read"
     me = limited.client.get("/api/v1/auth/me", headers=reader)
     assert me.status_code == 200 and me.json()["user_id"] == "ingest-bot" and me.json()["scopes"] == ["read"]
+
+
+def test_guessing_the_current_password_spends_the_logins_budget(store: MemoryStore) -> None:
+    app = make_auth_app(store, rate_limits=RateLimitSettings(logins="3/minute"))
+    app.add_user("alice")
+    alice = {"X-API-Key": app.key(username="alice")}  # a stolen key must not be a fast password oracle
+    app.login("alice")  # one login spends one of the three
+
+    def guess(password: str) -> int:
+        body = {"password": "a brand new password", "current_password": password}
+        return app.client.post("/api/v1/users/alice/password", json=body, headers=alice).status_code
+
+    assert [guess("guess one"), guess("guess two"), guess("guess three")] == [403, 403, 429]
+    refused = app.client.post("/api/v1/auth/token", data={"username": "alice", "password": "guess four"})
+    assert refused.status_code == 429 and refused.json()["error"]["details"]["budget"] == "logins"

@@ -97,6 +97,16 @@ def audit_admin_action(request: Request, principal: Principal, action: str, targ
         auth_service(request).record(principal, action, target, request_id=_request_id(request), details=details)
 
 
+def _spend_login_budget(request: Request) -> None:
+    """Count one password check against the client address's ``logins`` budget (429 once spent)."""
+    guard = request.app.state.guard
+    limiter = guard.limiter if isinstance(guard, AuthGuard) else None
+    if limiter is not None and limiter.settings.enabled:
+        client = request.client.host if request.client is not None else "unknown"
+        state = limiter.check("logins", f"ip:{client}")
+        request.state.rate_limit_headers = state.headers()
+
+
 Service = Annotated[AuthService, Depends(auth_service)]
 
 
@@ -129,12 +139,7 @@ async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     service: Service,
 ) -> TokenResponse:
-    guard = request.app.state.guard
-    limiter = guard.limiter if isinstance(guard, AuthGuard) else None
-    if limiter is not None and limiter.settings.enabled:
-        client = request.client.host if request.client is not None else "unknown"
-        state = limiter.check("logins", f"ip:{client}")
-        request.state.rate_limit_headers = state.headers()
+    _spend_login_budget(request)
     try:
         issued = await run_in_threadpool(service.login, form.username, form.password, request_id=_request_id(request))
     except AuthenticationError:
@@ -245,7 +250,8 @@ async def remove_user(
     "/api/v1/users/{username}/password",
     tags=[_TAG_USERS],
     summary="Change a password",
-    description="Admins may set anyone's password; users change their own and give `current_password`. "
+    description="Admins may set anyone's password; users change their own and give `current_password` "
+    "(each such check spends the client address's `logins` budget, like a login). "
     "Tokens issued before stop working.",
     status_code=204,
     response_class=Response,
@@ -260,6 +266,8 @@ async def change_password(
 ) -> Response:
     _visible_user(principal, username)
     if not principal.is_admin:
+        # The current-password check is a password guess like a login: it spends the same budget.
+        _spend_login_budget(request)
         current = body.current_password or ""
         if await run_in_threadpool(service.accounts.check_password, username, current) is None:
             await _audit(request, principal, "user.password_changed", f"user:{username}", outcome="failure")
