@@ -37,7 +37,16 @@ def route_template(scope: Scope) -> str:
     """The matched route's path template (``/api/v1/memories/{memory_id}``), never the raw path."""
     route = scope.get("route")
     path = getattr(route, "path", None)
-    return path if isinstance(path, str) else UNMATCHED_ROUTE
+    if isinstance(path, str):
+        return path
+    # Starlette routes (FastAPI's own /openapi.json and /docs) leave only their endpoint in the scope.
+    endpoint = scope.get("endpoint")
+    if endpoint is not None:
+        for candidate in getattr(getattr(scope.get("app"), "router", None), "routes", ()):
+            candidate_path = getattr(candidate, "path", None)
+            if getattr(candidate, "endpoint", None) is endpoint and isinstance(candidate_path, str):
+                return candidate_path
+    return UNMATCHED_ROUTE
 
 
 def _incoming_request_id(scope: Scope) -> str | None:
