@@ -45,8 +45,14 @@ def test_validation_error_keeps_its_field_and_details() -> None:
 def test_request_validation_errors_are_validation_errors() -> None:
     details = {"errors": [{"loc": ["body", "top_k"], "msg": "Input should be a valid integer", "type": "int_parsing"}]}
     error = raised(error_json(422, "validation_error", "request body is not valid", details))
-    assert isinstance(error, ValidationError) and error.field is None
+    assert isinstance(error, ValidationError) and error.field == "top_k"  # as the store names it
     assert error.details["errors"][0]["loc"] == ["body", "top_k"]
+    nested = {"errors": [{"loc": ["body", "retry", "jitter"]}, {"loc": ["body", "x"]}]}
+    assert raised(error_json(422, "validation_error", "bad", nested)).field == "retry.jitter"
+    indexed = {"errors": [{"loc": ["body", "ids", 0]}]}
+    assert raised(error_json(422, "validation_error", "bad", indexed)).field == "ids[0]"
+    for odd in ({"errors": [{"loc": ["body"]}]}, {"errors": "no"}, {"errors": [{"loc": ["header", "x"]}]}, {}):
+        assert raised(error_json(422, "validation_error", "bad", odd)).field is None
 
 
 def test_limit_exceeded_names_the_limit() -> None:

@@ -139,3 +139,23 @@ def test_a_batch_item_that_is_not_valid_unicode_fails_alone(store: Any) -> None:
     assert (result.succeeded, result.failed) == (1, 1)
     assert result.items[0].error is not None and result.items[0].error.details["field"] == "text"
     assert [m.text for m in store.list().items] == ["fine"]
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda s: s.search("q", top_k=True), "top_k"),
+        (lambda s: s.search("q", top_k=2.5), "top_k"),
+        (lambda s: s.search("q", threshold="x"), "threshold"),
+        (lambda s: s.search("q", sort_by="nope"), "sort_by"),
+        (lambda s: s.search("q", mode="nope"), "mode"),
+        (lambda s: s.add("x", metadata=[1]), "metadata"),
+        (lambda s: s.list(order="sideways"), "order"),
+        (lambda s: s.webhooks.add("https://example.com/hook", timeout_s="5"), "timeout_s"),
+    ],
+)
+def test_a_wrong_type_names_the_field(store: Any, call: Any, field: str) -> None:
+    # The server refuses some of these in its request validation, before the store sees them.
+    with pytest.raises(ValidationError) as caught:
+        call(store)
+    assert caught.value.field == field

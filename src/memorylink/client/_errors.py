@@ -77,7 +77,32 @@ def retry_after(response: httpx.Response) -> float | None:
 
 def _validation(message: str, details: dict[str, Any]) -> MemoryLinkError:
     field = details.get("field")
-    return ValidationError(message, field=field if isinstance(field, str) else None, details=details)
+    if not isinstance(field, str):
+        field = _field_of_request_error(details)
+    return ValidationError(message, field=field, details=details)
+
+
+def _field_of_request_error(details: dict[str, Any]) -> str | None:
+    """The field of the server's request validation error (``{"errors": [{"loc": ["body", "top_k"]}]}``).
+
+    Such a 422 (a wrong type, caught before the store sees it) names its field by ``loc``, not
+    ``field``; it is spelled as the store spells fields: ``top_k``, ``tags[0]``, ``retry.jitter``.
+    """
+    errors = details.get("errors")
+    if not isinstance(errors, list) or not errors or not isinstance(errors[0], dict):
+        return None
+    loc = errors[0].get("loc")
+    if not isinstance(loc, list) or len(loc) < 2 or loc[0] not in ("body", "query", "path"):
+        return None
+    field = ""
+    for part in loc[1:]:
+        if isinstance(part, int) and not isinstance(part, bool) and field:
+            field += f"[{part}]"
+        elif isinstance(part, str) and part:
+            field += f".{part}" if field else part
+        else:
+            return None
+    return field or None
 
 
 def _limit(message: str, details: dict[str, Any]) -> MemoryLinkError:
