@@ -107,6 +107,10 @@ _HTTP_CODES = {
 }
 
 
+_FASTAPI_PARSE_ERROR = "There was an error parsing the body"
+"""FastAPI's 400 detail for a body it could not read, which says nothing more."""
+
+
 class PayloadTooLargeError(HTTPException):
     """A request body over ``max_body_bytes`` (an HTTPException, so FastAPI's body reader lets it through)."""
 
@@ -249,8 +253,17 @@ def install_error_handlers(app: FastAPI) -> None:
             if error.actual is not None:
                 details["actual"] = error.actual
         elif status == 400:
-            # FastAPI's answer to a body it cannot decode (not UTF-8): malformed JSON like any other, the same 422.
-            bad = {"loc": ["body"], "msg": "the request body is not valid JSON (UTF-8)", "type": "json_invalid"}
+            # FastAPI's answer to a body it cannot decode (not UTF-8 JSON, or a form its parser refused):
+            # a malformed body like any other, the same 422.
+            content_type = request.headers.get("content-type", "").lower()
+            if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+                reason = str(error.detail)
+                msg = "the request body is not a valid form" + (
+                    f" ({reason})" if reason != _FASTAPI_PARSE_ERROR else ""
+                )
+                bad = {"loc": ["body"], "msg": msg, "type": "form_invalid"}
+            else:
+                bad = {"loc": ["body"], "msg": "the request body is not valid JSON (UTF-8)", "type": "json_invalid"}
             return error_response(request, 422, "validation_error", f"body: {bad['msg']}", {"errors": [bad]})
         else:
             message = str(error.detail)
