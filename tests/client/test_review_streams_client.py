@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -12,7 +13,8 @@ import pytest
 
 from memorylink import EventSettings, MemoryStore, Settings
 from memorylink.client._events import AsyncRemoteEvents, EventSocket, Reconnect, RemoteEvents
-from memorylink.errors import NotFoundError
+from memorylink.client._ws import _SocketClosedError
+from memorylink.errors import NotFoundError, ValidationError
 from stream_helpers import ADMIN_KEY, WAIT_S, CuttingProxy, Live, serving, stream_app, wait_until
 
 FAST = Reconnect(initial_delay_s=0.01, max_delay_s=0.05)
@@ -210,3 +212,68 @@ def test_async_aclose_while_backing_off_ends_the_iteration_at_once(
             return outcome[0]
 
     assert anyio.run(main) is None
+
+
+def test_a_subscription_over_the_server_s_message_limit_raises_instead_of_reconnecting_forever(
+    open_store: Callable[..., MemoryStore],
+) -> None:
+    store = open_store("small", settings=PRUNED)
+    with serving(stream_app(store, ws_max_message_bytes=1024)) as running:
+        http = httpx.Client(base_url=running.url, headers={"X-API-Key": ADMIN_KEY}, timeout=WAIT_S)
+        socket = RemoteEvents(http, reconnect=FAST).websocket()
+        outcome: list[BaseException | None] = []
+
+        def subscribe() -> None:
+            try:
+                socket.subscribe("big", types=[f"custom.type{n}" for n in range(200)])  # about 3.4 KB
+                outcome.append(None)
+            except BaseException as error:  # the test looks at it
+                outcome.append(error)
+
+        thread = threading.Thread(target=subscribe, daemon=True)
+        thread.start()
+        thread.join(WAIT_S)
+        socket.close()
+        thread.join(WAIT_S)
+        http.close()
+    assert outcome, "subscribe() kept reconnecting and resending"
+    error = outcome[0]
+    assert isinstance(error, ValidationError) and not isinstance(error, _SocketClosedError), error
+    assert "ws_max_message_bytes" in str(error)
+    assert socket._core.failures <= 1
+
+
+def test_close_while_a_request_waits_for_its_answer_raises_closed() -> None:
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.server import ServerConnection, serve
+
+    def handler(connection: ServerConnection) -> None:
+        # A server that says ready and then answers nothing: the ping waits until close().
+        connection.send('{"type": "ready"}')
+        with contextlib.suppress(ConnectionClosed):
+            for _ in connection:
+                pass
+
+    with serve(handler, "127.0.0.1", 0) as server:
+        serving_thread = threading.Thread(target=server.serve_forever, daemon=True)
+        serving_thread.start()
+        port = server.socket.getsockname()[1]
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            socket = RemoteEvents(client, reconnect=FAST).websocket()
+            outcome: list[BaseException | None] = []
+
+            def ping() -> None:
+                try:
+                    socket.ping()
+                    outcome.append(None)
+                except BaseException as error:  # the test looks at it
+                    outcome.append(error)
+
+            thread = threading.Thread(target=ping, daemon=True)
+            thread.start()
+            wait_until(lambda: socket._connection is not None, "the socket to connect")
+            socket.close()
+            thread.join(WAIT_S)
+        server.shutdown()
+        serving_thread.join(WAIT_S)
+    assert outcome and isinstance(outcome[0], _SocketClosedError), outcome

@@ -161,12 +161,23 @@ class SocketCore:
         return messages
 
     def dropped(self, closed: BaseException | None) -> float:
-        """The wait before reconnecting after ``closed``; raises (and closes) when the credential was refused."""
+        """The wait before reconnecting after ``closed``.
+
+        Raises:
+            MemoryLinkError: the credential was refused (the socket closes), or a message was
+                over the server's size limit (ValidationError; the next use reconnects).
+        """
         received = getattr(closed, "rcvd", None)
         refused = self.refused(received.code if received is not None else None)
         if refused is not None:
             self.closed = True
             raise refused
+        if received is not None and received.code == 1009:
+            # The request in flight was too large: sending it again would be refused again.
+            raise ValidationError(
+                f"the server refused a message over its ws_max_message_bytes ({received.reason})",
+                field="ws_max_message_bytes",
+            )
         logger.info("event socket dropped (%s); reconnecting", received.code if received else "no close frame")
         return self.failed(None)
 
@@ -286,6 +297,8 @@ class EventSocket(_SocketBase):
         sent_on = self._connection
         while True:
             answer = self._receive_one()
+            if self._core.closed:  # close() while waiting for the answer
+                raise _SocketClosedError
             if self._connection is not sent_on:  # reconnected meanwhile: the request was lost with it
                 self._send(message)
                 sent_on = self._connection
@@ -445,6 +458,8 @@ class AsyncEventSocket(_SocketBase):
         sent_on = self._connection
         while True:
             answer = await self._receive_one()
+            if self._core.closed:  # aclose() while waiting for the answer
+                raise _SocketClosedError
             if self._connection is not sent_on:  # reconnected meanwhile: the request was lost with it
                 await self._send(message)
                 sent_on = self._connection
