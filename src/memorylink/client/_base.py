@@ -24,7 +24,7 @@ import pydantic
 
 from memorylink._version import __version__
 from memorylink.client._errors import error_from_response, read_error_body
-from memorylink.errors import StoreClosedError, ValidationError
+from memorylink.errors import RemoteError, StoreClosedError, ValidationError
 from memorylink.events.retry import RetryPolicy
 from memorylink.events.sender import SendResult
 from memorylink.events.webhook_manager import _UNSET  # the same "not given" marker, so signatures are one
@@ -221,7 +221,15 @@ def model_reader(adapter: pydantic.TypeAdapter[R]) -> Callable[[httpx.Response],
 
     def parse(response: httpx.Response) -> R:
         _check(response)
-        return adapter.validate_json(response.content)
+        try:
+            return adapter.validate_json(response.content)
+        except pydantic.ValidationError:
+            # Not this server's answer (a proxy's or captive portal's page, a wrong base_url).
+            raise RemoteError(
+                f"the server answered HTTP {response.status_code} with a body that is not a memorylink answer",
+                code="bad_response",
+                status=response.status_code,
+            ) from None
 
     return parse
 
