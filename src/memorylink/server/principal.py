@@ -8,6 +8,7 @@ servers use :class:`NoAuthGuard`.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Literal, Protocol, get_args
@@ -90,13 +91,37 @@ class Guard(Protocol):
 
 
 class NoAuthGuard:
-    """Every caller is an admin acting as ``user_id``: only for ``--no-auth`` servers on loopback."""
+    """Every caller is an admin acting as ``user_id``: only for ``--no-auth`` servers on loopback.
+
+    A caller whose address is not loopback is refused (403) however the app is served: the
+    ``host`` check of :class:`~memorylink.server.ServerSettings` only covers ``memorylink serve``,
+    and an embedding application may bind the app anywhere.
+    """
 
     def __init__(self, user_id: str) -> None:
         self.user_id = user_id
 
     async def __call__(self, request: Request, scope: Scope, budget: Budget | None) -> Principal:
+        client = request.client
+        if client is not None and not _loopback_or_not_an_address(client.host):
+            raise ApiError(
+                403,
+                "forbidden",
+                "this server runs without authentication, so it answers only callers on this machine",
+                {"reason": "no_auth_remote_client"},
+            )
         return Principal(user_id=self.user_id, scopes=frozenset(SCOPES), kind="anonymous")
+
+
+def _loopback_or_not_an_address(host: str) -> bool:
+    # In-process transports name no address (Starlette's TestClient says "testclient"); sockets always do.
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback  # 127.0.0.1 on a dual-stack socket
+    return address.is_loopback
 
 
 def requires(scope: Scope, budget: Budget | None = None) -> Callable[[Request], Awaitable[Principal]]:
