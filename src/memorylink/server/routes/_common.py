@@ -68,6 +68,10 @@ def parse_json_object(raw: str | None, field: str) -> dict[str, Any] | None:
         value = json.loads(raw)
     except json.JSONDecodeError as error:
         raise ValidationError(f"{field} is not valid JSON: {error.msg}", field=field) from None
+    except (ValueError, RecursionError):
+        # Valid JSON the parser still refuses: an integer past Python's digit limit, or nesting
+        # past the recursion limit (the filter language allows far less of either).
+        raise ValidationError(f"{field} is too large or too deeply nested to read", field=field) from None
     if not isinstance(value, dict):
         raise ValidationError(f"{field} must be a JSON object", field=field)
     return value
