@@ -279,10 +279,7 @@ class StoreReads(StoreCore):
     ) -> tuple[int, float | None, Filter | None, SortBy]:
         """Checked (top_k, threshold, filter, sort_by) of a search."""
         top_k = check_top_k(top_k, self.settings.limits)
-        if threshold is not None and (
-            isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0
-        ):
-            raise ValidationError("threshold must be a number in [0, 1]", field="threshold")
+        _check_threshold(threshold)
         if sort_by not in get_args(SortBy):
             raise ValidationError(f"sort_by must be one of {', '.join(get_args(SortBy))}", field="sort_by")
         parsed = Filter.all_of(
@@ -369,6 +366,7 @@ class StoreReads(StoreCore):
         self._check_open()
         started = time.perf_counter()
         top_k = check_top_k(top_k, self.settings.limits)
+        _check_threshold(threshold)
         scope = self._scope(user_id, agent_id, run_id)
         row, body = self._load_row(memory_id, scope)
         parsed = Filter.parse(filter)
@@ -536,6 +534,14 @@ def _check_flag(value: object, field: str) -> bool:
     if not isinstance(value, bool):
         raise ValidationError(f"{field} must be true or false", field=field)
     return value
+
+
+def _check_threshold(threshold: object) -> None:
+    """A similarity floor: None, or a number in [0, 1] (NaN is not one)."""
+    if threshold is not None and (
+        isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0
+    ):
+        raise ValidationError("threshold must be a number in [0, 1]", field="threshold")
 
 
 def _fingerprint(scope: Scope, parsed: Filter | None, order: str) -> str:

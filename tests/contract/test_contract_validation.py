@@ -159,3 +159,12 @@ def test_a_wrong_type_names_the_field(store: Any, call: Any, field: str) -> None
     with pytest.raises(ValidationError) as caught:
         call(store)
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize("threshold", [5.0, -0.5, float("nan"), "high"])
+def test_similar_checks_its_threshold_as_search_does(store: Any, threshold: Any) -> None:
+    memory = store.add("a memory to be similar to")
+    store.add("another memory")
+    with pytest.raises(ValidationError) as caught:
+        store.similar(memory.id, threshold=threshold)
+    assert caught.value.field == "threshold"
