@@ -6,9 +6,12 @@ from datetime import datetime, timedelta
 
 import pytest
 from auth_helpers import AuthApp, bearer, make_auth_app
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from memorylink import MemoryStore
-from memorylink.server.ratelimit import RateLimitSettings
+from memorylink.server.principal import Principal
+from memorylink.server.ratelimit import RateLimiter, RateLimitSettings
 
 SMALL = RateLimitSettings(reads="50/minute", writes="4/minute", searches="2/minute", batches="1/minute")
 
@@ -103,3 +106,28 @@ def test_guessing_the_current_password_spends_the_logins_budget(store: MemorySto
     assert [guess("guess one"), guess("guess two"), guess("guess three")] == [403, 403, 429]
     refused = app.client.post("/api/v1/auth/token", data={"username": "alice", "password": "guess four"})
     assert refused.status_code == 429 and refused.json()["error"]["details"]["budget"] == "logins"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    limit=st.integers(min_value=1, max_value=8),
+    calls=st.lists(
+        st.tuples(st.sampled_from(["alice", "bob"]), st.sampled_from(["jwt", "key1", "key2", "bare"])), max_size=40
+    ),
+)
+def test_whichever_credential_a_user_sends_it_gets_exactly_its_budget(limit: int, calls: list[tuple[str, str]]) -> None:
+    limiter = RateLimiter(RateLimitSettings(writes=f"{limit}/hour"))
+
+    def principal(user: str, credential: str) -> Principal:
+        if credential == "jwt":
+            return Principal(user_id=user, scopes=frozenset({"read", "write"}), kind="jwt", username=user)
+        username = None if credential == "bare" else user
+        return Principal(
+            user_id=user, scopes=frozenset({"write"}), kind="api_key", key_id=f"{user}{credential}", username=username
+        )
+
+    allowed = {"alice": 0, "bob": 0}
+    for user, credential in calls:
+        allowed[user] += int(limiter.hit("writes", principal(user, credential).rate_key).allowed)
+    for user in allowed:
+        assert allowed[user] == min(limit, sum(1 for who, _ in calls if who == user))
