@@ -302,11 +302,12 @@ def validate_webhook_url(url: str, *, allow_private: bool = True) -> str:
         raise ValidationError("the webhook URL contains whitespace or control characters", field="url")
     try:
         parsed = httpx.URL(url)
+        host = parsed.host  # decodes an IDNA host, which fails for a malformed label ("xn--")
     except (httpx.InvalidURL, ValueError) as exc:
         raise ValidationError(f"the webhook URL is not valid: {_one_line(str(exc))}", field="url") from exc
     if parsed.scheme not in ("http", "https"):
         raise ValidationError("the webhook URL must use http or https", field="url")
-    if not parsed.host:
+    if not host:
         raise ValidationError("the webhook URL has no host", field="url")
     if parsed.userinfo:
         raise ValidationError("the webhook URL must not contain credentials (user:pass@)", field="url")
