@@ -83,6 +83,21 @@ def open_feeds(app: FastAPI) -> int:
     return hub_of(app).open_feeds
 
 
+def wait_caught_up(app: FastAPI, event_id: str) -> None:
+    """Wait until a stream of ``app`` has read past ``event_id`` at the watch's current version.
+
+    Then the stream waits for news; a wake-up still pending (the watch's poll seeing the same
+    commit) would otherwise make it read once more at a moment the test does not control.
+    """
+    watch = hub_of(app).watch
+
+    def caught_up() -> bool:
+        entry = watch._reads.get(event_id)
+        return entry is not None and entry[0] == watch.version and entry[1].done()
+
+    wait_until(caught_up, "the stream to wait, caught up")
+
+
 @dataclass
 class Frame:
     """One parsed SSE message."""

@@ -11,7 +11,7 @@ import pytest
 
 from memorylink import MemoryStore
 from memorylink.server.streams import hub_of
-from stream_helpers import ADMIN_KEY, ALWAYS, WAIT_S, stream_app
+from stream_helpers import ADMIN_KEY, ALWAYS, WAIT_S, stream_app, wait_caught_up
 
 
 def _scope(query: bytes) -> dict[str, Any]:
@@ -84,3 +84,62 @@ def test_many_slow_clients_leave_nothing_behind(open_store: Callable[..., Memory
 
     anyio.run(main)
     assert hub_of(app).open_feeds == 0
+
+
+def test_a_quiet_stream_outlives_the_pruning_of_the_last_event_it_sent(open_store: Callable[..., MemoryStore]) -> None:
+    # A store quiet for longer than retention_days prunes even its newest event, which is where
+    # every caught-up stream stands; nothing was missed, so the streams must go on.
+    from memorylink import EventSettings, Settings
+    from stream_helpers import SSEReader, key, serving
+
+    quiet = EventSettings(outbox="always", deliver=False, retention_days=1e-9, prune_interval_s=1e-6)
+    store = open_store(settings=Settings(events=quiet))
+    with serving(stream_app(store, poll_interval_s=0.05)) as live:
+        reader = SSEReader(live.url + "/api/v1/events", headers=key(ADMIN_KEY))
+        try:
+            reader.next()  # the opening message
+            first = store.add("before the quiet spell")
+            (sent,) = reader.events(1)
+            assert sent.json()["data"]["id"] == first.id
+            assert sent.id is not None
+            wait_caught_up(live.app, sent.id)
+            store._delivery.run_once()  # past the retention: the outbox is now empty
+            assert list(store.events.feed()) == []
+            later = [store.add(f"after the quiet spell {n}").id for n in range(3)]
+            frames = reader.events(3)
+            assert [frame.event for frame in frames] == ["memory.created"] * 3
+            assert [frame.json()["data"]["id"] for frame in frames] == later
+        finally:
+            reader.close()
+
+
+def test_a_cursor_pruned_while_its_consumer_was_busy_is_still_an_error(open_store: Callable[..., MemoryStore]) -> None:
+    # Events committed while the consumer held a page, then pruned before it came back, are a
+    # real gap: the stream must say so rather than go on from the oldest kept.
+    from memorylink import EventSettings, Settings
+    from memorylink.errors import NotFoundError
+    from memorylink.server.streams._tail import OutboxWatch, Tail
+
+    capped = EventSettings(outbox="always", deliver=False, retention_max_events=2, prune_interval_s=1e-6)
+    store = open_store(settings=Settings(events=capped))
+    store.add("one")
+    store.add("two")
+
+    async def main() -> list[str]:
+        watch = OutboxWatch(store, 0.05)
+        tail = await Tail.open(store, watch, None, "oldest")
+        pages = tail.pages(follow=True)
+        with anyio.fail_after(WAIT_S):
+            first = await pages.__anext__()
+            version = watch.version
+            for n in range(4):  # the consumer is busy with the first page meanwhile
+                store.add(f"while busy {n}")
+            store._delivery.run_once()  # keeps the newest two: "two" and two of these are gone
+            while watch.version == version:
+                await anyio.sleep(0)  # the commits' wake-ups reach the loop
+            with pytest.raises(NotFoundError):
+                await pages.__anext__()
+        await pages.aclose()
+        return [event.data["id"] for event in first]
+
+    assert len(anyio.run(main)) == 2

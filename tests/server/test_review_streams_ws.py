@@ -12,7 +12,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from memorylink import MemoryStore
-from stream_helpers import ADMIN_KEY, ALWAYS, WAIT_S, key, serving, stream_app
+from stream_helpers import ADMIN_KEY, ALWAYS, WAIT_S, key, serving, stream_app, wait_caught_up
 
 Opener = Callable[[str], ClientConnection]
 
@@ -101,3 +101,27 @@ def test_subscribing_on_a_closed_store_is_an_error_message(
         error = receive(connection)
         assert error["id"] == "r1" and error["error"]["code"] == "store_closed"
     assert not [r for r in caplog.records if "Exception in ASGI application" in r.getMessage()]
+
+
+def test_a_quiet_socket_outlives_the_pruning_of_the_last_event_it_sent(
+    open_store: Callable[..., MemoryStore], open_ws: Opener
+) -> None:
+    from memorylink import EventSettings, Settings
+
+    quiet = EventSettings(outbox="always", deliver=False, retention_days=1e-9, prune_interval_s=1e-6)
+    store = open_store(settings=Settings(events=quiet))
+    with serving(stream_app(store, poll_interval_s=0.05)) as running:
+        connection = open_ws(running.ws_url)
+        assert receive(connection)["type"] == "ready"
+        connection.send(json.dumps({"type": "subscribe", "id": "all"}))
+        assert receive(connection)["type"] == "subscribed"
+        first = store.add("before the quiet spell")
+        sent = receive(connection)["event"]
+        assert sent["data"]["id"] == first.id
+        wait_caught_up(running.app, sent["id"])
+        store._delivery.run_once()
+        assert list(store.events.feed()) == []
+        later = [store.add(f"after the quiet spell {n}").id for n in range(3)]
+        got = [receive(connection) for _ in later]
+        assert [message["type"] for message in got] == ["event"] * 3
+        assert [message["event"]["data"]["id"] for message in got] == later

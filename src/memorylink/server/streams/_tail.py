@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal
 import anyio
 from starlette.concurrency import run_in_threadpool
 
-from memorylink.errors import MemoryLinkError
+from memorylink.errors import MemoryLinkError, NotFoundError
 from memorylink.events import Event, Subscription
 
 if TYPE_CHECKING:
@@ -178,10 +178,22 @@ class Tail:
         when the consumer asks for the next one.
         """
         self._watch.acquire()
+        pruned_is_past = False  # whether a cursor pruned now can only mean events were not missed
         try:
             while not self.closed:
                 seen = self._watch.version
-                page = await self._watch.read_after(self.cursor)
+                try:
+                    page = await self._watch.read_after(self.cursor)
+                except NotFoundError:
+                    if not pruned_is_past:
+                        raise
+                    # The stream stood caught up at its cursor and waited; the retention pruned
+                    # that event meanwhile (a store quiet for longer than retention_days prunes
+                    # even its newest). Every event kept now came after it: read from the oldest.
+                    logger.info("an event stream's position was pruned while it waited; going on from the oldest kept")
+                    self.cursor = None
+                    page = await self._watch.read_after(None)
+                pruned_is_past = False
                 if page:
                     yield page
                     self.cursor = page[-1].id
@@ -189,6 +201,10 @@ class Tail:
                     continue
                 if not follow:
                     return
+                # Caught up, and nothing was committed while the consumer had the page: each
+                # commit from here wakes this stream, which reads it long before any retention
+                # could prune it, so a cursor gone at the next read was pruned for its age alone.
+                pruned_is_past = self._watch.version == seen
                 with anyio.move_on_after(idle_s) as waited:
                     await self._watch.wait(seen)
                 if waited.cancelled_caught:
