@@ -277,3 +277,33 @@ def test_close_while_a_request_waits_for_its_answer_raises_closed() -> None:
         server.shutdown()
         serving_thread.join(WAIT_S)
     assert outcome and isinstance(outcome[0], _SocketClosedError), outcome
+
+
+def test_an_async_feed_that_raises_mid_stream_gives_its_connection_back(
+    open_store: Callable[..., MemoryStore],
+) -> None:
+    # The server ends the stream with an error event (its store closed); the feed raises it and
+    # must not keep the connection checked out of the client's pool.
+    from memorylink.errors import StoreClosedError
+    from stream_helpers import ALWAYS
+
+    doomed = open_store("doomed", settings=ALWAYS)
+    with serving(stream_app(doomed, poll_interval_s=0.05)) as running:
+
+        async def main() -> int:
+            limits = httpx.Limits(max_connections=1)
+            async with httpx.AsyncClient(
+                base_url=running.url, headers={"X-API-Key": ADMIN_KEY}, limits=limits, timeout=WAIT_S
+            ) as client:
+                feed = AsyncRemoteEvents(client, reconnect=FAST).feed(follow=True)
+                await anyio.to_thread.run_sync(doomed.add, "one")
+                with anyio.fail_after(WAIT_S):
+                    assert (await feed.__anext__()).type == "memory.created"
+                    await anyio.to_thread.run_sync(doomed.close)
+                    with pytest.raises(StoreClosedError):
+                        await feed.__anext__()
+                # The pool's one connection is free again: this request does not wait for it.
+                response = await client.get("/health", timeout=httpx.Timeout(WAIT_S, pool=WAIT_S / 2))
+                return response.status_code
+
+        assert anyio.run(main) == 200

@@ -306,6 +306,12 @@ class AsyncRemoteEventFeed:
             self._scope = scope
             try:
                 event = await self._next()
+            except Exception:
+                # The error ends this stream (an error event, a refusal): give the connection
+                # back to the pool now, not when the caller remembers aclose().
+                with anyio.CancelScope(shield=True):
+                    await self._disconnect()
+                raise
             finally:
                 self._scope = None
         if scope.cancelled_caught or event is None:
