@@ -12,6 +12,7 @@ that body, with the request's ``X-Request-ID``.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Mapping
@@ -157,6 +158,15 @@ def error_body(
     }
 
 
+class _ErrorJSONResponse(JSONResponse):
+    """JSON like Starlette's, but a lone surrogate a caller sent (JSON allows ``\\ud800``) and an
+    error echoes goes out as that same escape instead of failing to encode (a 500)."""
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+        return text.encode("utf-8", "backslashreplace")
+
+
 def request_id_of(request: Request) -> str:
     """The request's id, as the request-context middleware assigned it (``"-"`` outside it)."""
     value = getattr(request.state, "request_id", None)
@@ -176,7 +186,7 @@ def error_response(
     merged = dict(getattr(request.state, "rate_limit_headers", None) or {})
     merged.update(headers or {})
     merged[REQUEST_ID_HEADER] = request_id
-    return JSONResponse(error_body(code, message, details, request_id), status_code=status, headers=merged)
+    return _ErrorJSONResponse(error_body(code, message, details, request_id), status_code=status, headers=merged)
 
 
 def _validation_errors(errors: Any) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ MAX_AUDIT_PAGE = 500
 _MAX_FIELD = 128
 _PRUNE_EVERY = 200  # appends between two looks for expired entries
 _PRUNE_BATCH = 500
+_MAX_SEQ = 2**63 - 1  # SQLite's largest INTEGER
 
 
 def _clean(value: str | None) -> str | None:
@@ -100,7 +101,8 @@ class AuditLog:
             raise ValidationError(f"limit must be an integer in [1, {MAX_AUDIT_PAGE}]", field="limit")
         before: int | None = None
         if cursor is not None:
-            if not cursor.isdigit() or len(cursor) > 19:
+            # Sequence numbers are SQLite integers: 19 digits may still be past the largest one.
+            if not cursor.isdigit() or len(cursor) > 19 or int(cursor) > _MAX_SEQ:
                 raise ValidationError("cursor is not one this audit log handed out", field="cursor")
             before = int(cursor)
         found = self._data.entries(AUDIT_NAMESPACE, newest_first=True, before_seq=before, limit=limit + 1)
