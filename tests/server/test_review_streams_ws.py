@@ -125,3 +125,16 @@ def test_a_quiet_socket_outlives_the_pruning_of_the_last_event_it_sent(
         got = [receive(connection) for _ in later]
         assert [message["type"] for message in got] == ["event"] * 3
         assert [message["event"]["data"]["id"] for message in got] == later
+
+
+def test_the_protocol_layer_refuses_an_oversized_message_without_reading_it_whole(
+    store: MemoryStore, open_ws: Opener
+) -> None:
+    # uvicorn would read up to its ws_max_size (16 MiB by default) into memory before the app
+    # could refuse the message; StreamingServer holds it to the app's limit.
+    with serving(stream_app(store, ws_max_message_bytes=1024)) as running:
+        assert running.server.config.ws_max_size == 1024
+        connection = open_ws(running.ws_url)
+        assert receive(connection)["type"] == "ready"
+        connection.send("x" * (1 << 20))
+        assert close_code(connection) == 1009
