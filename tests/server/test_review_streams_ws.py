@@ -138,3 +138,50 @@ def test_the_protocol_layer_refuses_an_oversized_message_without_reading_it_whol
         assert receive(connection)["type"] == "ready"
         connection.send("x" * (1 << 20))
         assert close_code(connection) == 1009
+
+
+def test_the_connection_cap_holds_under_concurrent_connects_and_every_slot_comes_back(store: MemoryStore) -> None:
+    import threading
+
+    from memorylink.server.streams import hub_of
+    from stream_helpers import wait_until
+
+    with serving(stream_app(store, ws_max_connections=5, ws_auth_timeout_s=0.2)) as running:
+        hub = hub_of(running.app)
+        outcomes: list[str] = []
+        lock = threading.Lock()
+        go = threading.Barrier(20)
+        release = threading.Event()
+
+        def dial() -> None:
+            go.wait(WAIT_S)
+            with connect(running.ws_url, additional_headers=key(ADMIN_KEY), open_timeout=WAIT_S) as connection:
+                first = json.loads(connection.recv(timeout=WAIT_S))
+                with lock:
+                    outcomes.append(first["type"] if first["type"] == "ready" else first["error"]["code"])
+                if first["type"] == "ready":
+                    release.wait(WAIT_S)  # hold the slot until the test has counted
+
+        threads = [threading.Thread(target=dial, daemon=True) for _ in range(20)]
+        for thread in threads:
+            thread.start()
+        wait_until(lambda: len(outcomes) == 20, "every connection to be answered")
+        assert sorted(outcomes) == ["ready"] * 5 + ["too_many_connections"] * 15
+        assert hub.sockets == 5
+        release.set()
+        for thread in threads:
+            thread.join(WAIT_S)
+        wait_until(lambda: hub.sockets == 0, "every slot to come back")
+        # Connections that never authenticate (no credential, then silence or a hang-up) give theirs back too.
+        silent = open_ws_without_credentials(running.ws_url)
+        with connect(running.ws_url, open_timeout=WAIT_S):
+            wait_until(lambda: hub.sockets == 2, "both to hold a slot while they may still authenticate")
+        assert close_code(silent) == 4401
+        wait_until(lambda: hub.sockets == 0, "the unauthenticated connections' slots to come back")
+        silent.close()
+
+
+def open_ws_without_credentials(url: str) -> ClientConnection:
+    connection = connect(url, open_timeout=WAIT_S)
+    connection.__enter__()  # websockets wants its connections entered; closed by the caller
+    return connection
