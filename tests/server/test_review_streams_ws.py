@@ -185,3 +185,40 @@ def open_ws_without_credentials(url: str) -> ClientConnection:
     connection = connect(url, open_timeout=WAIT_S)
     connection.__enter__()  # websockets wants its connections entered; closed by the caller
     return connection
+
+
+def test_a_heartbeat_timeout_leaves_no_feed_task_or_watch_behind(store: MemoryStore, open_ws: Opener) -> None:
+    import asyncio
+
+    from memorylink.server.streams import hub_of
+    from stream_helpers import wait_until
+
+    settings = {"ws_heartbeat_interval_s": 0.05, "ws_heartbeat_timeout_s": 0.2, "poll_interval_s": 0.05}
+    with serving(stream_app(store, **settings)) as running:
+        hub = hub_of(running.app)
+        loop_tasks: list[int] = []
+
+        def count_tasks() -> int:
+            # The server loop's tasks, counted on that loop (asyncio.all_tasks is per loop).
+            loop = hub.watch._loop
+            assert loop is not None
+            return asyncio.run_coroutine_threadsafe(_task_count(), loop).result(WAIT_S)
+
+        connection = open_ws(running.ws_url)
+        assert receive(connection)["type"] == "ready"
+        connection.send(json.dumps({"type": "subscribe", "id": "all"}))
+        assert receive(connection)["type"] == "subscribed"
+        wait_until(lambda: hub.open_feeds == 1 and store.events.subscriber_count == 1, "the socket's feed")
+        loop_tasks.append(count_tasks())
+        assert close_code(connection) == 1011  # it never answers a ping
+        wait_until(lambda: hub.sockets == 0 and hub.open_feeds == 0, "the socket's slot and feed to go")
+        wait_until(lambda: store.events.subscriber_count == 0, "the outbox watch to stop")
+        loop_tasks.append(count_tasks())
+        # Gone: the session's receive loop, heartbeat, re-check and pump, and the watch's poller.
+        assert loop_tasks[1] <= loop_tasks[0] - 5, loop_tasks
+
+
+async def _task_count() -> int:
+    import asyncio
+
+    return len(asyncio.all_tasks())
