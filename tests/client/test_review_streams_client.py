@@ -10,6 +10,8 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from memorylink import EventSettings, MemoryStore, Settings
 from memorylink.client._events import AsyncRemoteEvents, EventSocket, Reconnect, RemoteEvents
@@ -307,3 +309,65 @@ def test_an_async_feed_that_raises_mid_stream_gives_its_connection_back(
                 return response.status_code
 
         assert anyio.run(main) == 200
+
+
+# -- what docs/client.md says about reconnecting, shown ----------------------------------------
+
+
+def _core(reconnect: Reconnect) -> Any:
+    from memorylink.client._sse import FeedCore
+
+    return FeedCore(
+        None,
+        follow=True,
+        start="oldest",
+        types=None,
+        user_id=None,
+        agent_id=None,
+        run_id=None,
+        reconnect=reconnect,
+        idle_timeout_s=60.0,
+    )
+
+
+@given(st.integers(0, 600_000), st.integers(1, 12))
+def test_the_server_s_retry_advice_is_the_first_wait(retry_ms: int, failures: int) -> None:
+    policy = Reconnect()  # 0.5 s initial, x2 per failure, at most 30 s, jitter in [0.5, 1]
+    core = _core(policy)
+    for line in (f"retry: {retry_ms}", ""):
+        core.line(line)
+    waits = [core.failed(None) for _ in range(failures)]
+    first = min(retry_ms / 1000, policy.max_delay_s)
+    for n, wait in enumerate(waits, start=1):
+        cap = min(policy.max_delay_s, first * 2.0 ** (n - 1))
+        assert cap / 2 - 1e-9 <= wait <= cap + 1e-9
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_429_or_503_waits_for_the_server_s_retry_after(status: int) -> None:
+    core = _core(Reconnect())
+    body = {"error": {"code": "rate_limited" if status == 429 else "unavailable", "message": "later", "details": {}}}
+    response = httpx.Response(status, json=body, headers={"Retry-After": "7"})
+    assert core.opened(response) == 7.0
+
+
+def test_a_stream_silent_for_idle_timeout_s_is_taken_for_dropped(store: MemoryStore) -> None:
+    # No keep-alive within the client's idle timeout: it reconnects (with Last-Event-ID), and
+    # what is written afterwards arrives once.
+    with serving(stream_app(store, poll_interval_s=0.05, sse_ping_interval_s=3600)) as running:
+        proxy = CuttingProxy(int(running.url.rsplit(":", 1)[1]))
+        try:
+            with httpx.Client(base_url=proxy.url, headers={"X-API-Key": ADMIN_KEY}, timeout=WAIT_S) as client:
+                events = RemoteEvents(client, reconnect=FAST, idle_timeout_s=0.2)
+                feed = events.feed(follow=True)
+                got: list[str] = []
+                reader = threading.Thread(target=lambda: got.extend(e.id for e in feed), daemon=True)
+                reader.start()
+                wait_until(lambda: proxy.accepted >= 3, "the silent stream to be reopened twice")
+                created = store.add("after the silence")
+                wait_until(lambda: len(got) == 1, "the event written after the silence")
+                feed.close()
+                reader.join(WAIT_S)
+                assert got == [e.id for e in store.events.feed() if e.data.get("id") == created.id]
+        finally:
+            proxy.close()
