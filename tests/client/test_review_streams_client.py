@@ -371,3 +371,20 @@ def test_a_stream_silent_for_idle_timeout_s_is_taken_for_dropped(store: MemorySt
                 assert got == [e.id for e in store.events.feed() if e.data.get("id") == created.id]
         finally:
             proxy.close()
+
+
+@given(st.integers(1, 1_000_000), st.floats(0, 5), st.floats(0, 60), st.floats(1, 10))
+def test_a_long_outage_keeps_the_wait_within_max_delay(
+    failures: int, initial: float, maximum: float, multiplier: float
+) -> None:
+    # 30 s waits add up: after about 1,000 failures in a row (8 hours away) the growth factor
+    # overflows a float, which must not end the stream.
+    policy = Reconnect(initial_delay_s=initial, max_delay_s=maximum, multiplier=multiplier)
+    assert 0.0 <= policy.delay(failures) <= maximum
+    assert 0.0 <= policy.delay(failures, advised_s=2.0) <= maximum
+
+
+def test_a_feed_retries_past_a_thousand_failures_in_a_row() -> None:
+    core = _core(Reconnect(initial_delay_s=0.5, max_delay_s=30.0))
+    waits = [core.failed(None) for _ in range(1100)]
+    assert 15.0 <= waits[-1] <= 30.0

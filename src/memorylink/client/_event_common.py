@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -56,7 +57,11 @@ class Reconnect:
     def delay(self, failures: int, advised_s: float | None = None) -> float:
         """The wait before reconnect number ``failures`` (1-based) in a row."""
         first = self.initial_delay_s if advised_s is None else min(advised_s, self.max_delay_s)
-        base = min(self.max_delay_s, first * self.multiplier ** (failures - 1))
+        try:
+            growth = self.multiplier ** (failures - 1)
+        except OverflowError:  # a long outage (about 1,000 failures in a row at x2): capped anyway
+            growth = math.inf
+        base = min(self.max_delay_s, first * growth) if first > 0 else 0.0
         return base * (0.5 + random.random() / 2)
 
     def gives_up(self, failures: int) -> bool:
