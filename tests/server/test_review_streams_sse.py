@@ -143,3 +143,42 @@ def test_a_cursor_pruned_while_its_consumer_was_busy_is_still_an_error(open_stor
         return [event.data["id"] for event in first]
 
     assert len(anyio.run(main)) == 2
+
+
+def test_resuming_after_another_user_s_event_gives_only_one_s_own_events(
+    open_store: Callable[..., MemoryStore],
+) -> None:
+    import json
+
+    import httpx
+    from websockets.sync.client import connect
+
+    from stream_helpers import ALICE_KEY, key, serving
+
+    store = open_store(settings=ALWAYS)
+    bobs = store.add("bob's secret", user_id="bob")
+    mine = [store.add(f"alice {n}", user_id="alice").id for n in range(2)]
+    store.add("bob again", user_id="bob")
+    bob_event = next(e.id for e in store.events.feed() if e.data.get("id") == bobs.id)
+    with serving(stream_app(store, poll_interval_s=0.05)) as live:
+        with httpx.stream(
+            "GET",
+            live.url + "/api/v1/events",
+            headers={**key(ALICE_KEY), "Last-Event-ID": bob_event},
+            params={"follow": "false"},
+            timeout=WAIT_S,
+        ) as response:
+            assert response.status_code == 200
+            data = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: ")]
+        assert [(e["user_id"], e["data"]["id"]) for e in data] == [("alice", m) for m in mine]
+        with connect(live.ws_url, additional_headers=key(ALICE_KEY), open_timeout=WAIT_S) as ws:
+            assert json.loads(ws.recv(timeout=WAIT_S))["type"] == "ready"
+            ws.send(json.dumps({"type": "resume", "after": bob_event}))
+            assert json.loads(ws.recv(timeout=WAIT_S))["type"] == "resumed"
+            ws.send(json.dumps({"type": "subscribe", "id": "s"}))
+            assert json.loads(ws.recv(timeout=WAIT_S))["type"] == "subscribed"
+            got = [json.loads(ws.recv(timeout=WAIT_S)) for _ in mine]
+            ws.send(json.dumps({"type": "ping"}))
+            after = json.loads(ws.recv(timeout=WAIT_S))  # nothing of bob's came in between
+        assert [(m["event"]["user_id"], m["event"]["data"]["id"]) for m in got] == [("alice", m) for m in mine]
+        assert after == {"type": "pong"}
