@@ -28,8 +28,9 @@ class Reconnect:
 
     The first wait is the server's advice (an SSE ``retry:`` field) or ``initial_delay_s``;
     each further failure in a row multiplies it by ``multiplier`` up to ``max_delay_s``,
-    scaled by a random factor in [0.5, 1] so clients do not return in step. A connection
-    that opens resets the count.
+    scaled by a random factor in [0.5, 1] so clients do not return in step. A wait is never
+    shorter than the server's advice (its reconnection time): it is then at least the advice,
+    scaled by a random factor in [1, 1.5]. A connection that opens resets the count.
 
     Attributes:
         initial_delay_s: The first wait.
@@ -55,14 +56,18 @@ class Reconnect:
             raise ValidationError("reconnect.max_attempts must be None or >= 1", field="reconnect.max_attempts")
 
     def delay(self, failures: int, advised_s: float | None = None) -> float:
-        """The wait before reconnect number ``failures`` (1-based) in a row."""
-        first = self.initial_delay_s if advised_s is None else min(advised_s, self.max_delay_s)
+        """The wait before reconnect number ``failures`` (1-based) in a row (``advised_s``: the server's ``retry:``)."""
+        first = self.initial_delay_s if advised_s is None else advised_s
         try:
             growth = self.multiplier ** (failures - 1)
         except OverflowError:  # a long outage (about 1,000 failures in a row at x2): capped anyway
             growth = math.inf
         base = min(self.max_delay_s, first * growth) if first > 0 else 0.0
-        return base * (0.5 + random.random() / 2)
+        backoff = base * (0.5 + random.random() / 2)
+        if advised_s is None:
+            return backoff
+        # The SSE reconnection time is the least the server asked for; jitter only adds to it.
+        return max(backoff, advised_s * (1 + random.random() / 2))
 
     def gives_up(self, failures: int) -> bool:
         return self.max_attempts is not None and failures > self.max_attempts
