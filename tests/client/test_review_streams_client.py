@@ -392,3 +392,14 @@ def test_a_feed_retries_past_a_thousand_failures_in_a_row() -> None:
     core = _core(Reconnect(initial_delay_s=0.5, max_delay_s=30.0))
     waits = [core.failed(None) for _ in range(1100)]
     assert 15.0 <= waits[-1] <= 30.0
+
+
+def test_the_parser_takes_only_ascii_digits_as_retry() -> None:
+    from memorylink.client._sse import SSEParser
+
+    parser = SSEParser()
+    for line in ("retry: \u00b2", "retry: \u0663", "data: x", ""):  # a superscript two, an Arabic-Indic three
+        parser.line(line)
+    assert parser.retry_ms is None
+    parser.line("retry: 1500")
+    assert parser.retry_ms == 1500

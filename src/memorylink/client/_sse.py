@@ -79,7 +79,7 @@ class SSEParser:
             self._event = value
         elif name == "id" and "\0" not in value:
             self._id, self._id_given = value or None, True
-        elif name == "retry" and value.isdigit():
+        elif name == "retry" and value.isascii() and value.isdigit():  # str.isdigit also takes "²"
             self.retry_ms = int(value)
         return None
 
