@@ -403,3 +403,10 @@ def test_the_parser_takes_only_ascii_digits_as_retry() -> None:
     assert parser.retry_ms is None
     parser.line("retry: 1500")
     assert parser.retry_ms == 1500
+
+
+def test_retry_advice_past_ten_minutes_is_taken_as_ten_minutes() -> None:
+    core = _core(Reconnect())
+    for line in ("retry: 999999999999", ""):
+        core.line(line)
+    assert 600.0 <= core.failed(None) <= 900.0

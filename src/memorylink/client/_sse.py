@@ -24,6 +24,9 @@ __all__ = ["AsyncRemoteEventFeed", "FeedCore", "RemoteEventFeed", "SSEParser"]
 
 logger = logging.getLogger(__name__)
 
+MAX_ADVISED_S = 600.0
+"""The longest ``retry:`` advice taken (a memorylink server advises at most ``sse_retry_ms`` = 600,000)."""
+
 
 # -- Server-Sent Events: sans-I/O ----------------------------------------------------------
 
@@ -162,7 +165,7 @@ class FeedCore:
             )
         if wait_s is not None:
             return wait_s
-        advised = self.parser.retry_ms / 1000 if self.parser.retry_ms is not None else None
+        advised = min(self.parser.retry_ms / 1000, MAX_ADVISED_S) if self.parser.retry_ms is not None else None
         return self.reconnect.delay(self.failures, advised)
 
     def line(self, text: str) -> Event | None:
