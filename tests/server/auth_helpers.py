@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -71,9 +72,13 @@ def make_auth_app(
     rate_limits: RateLimitSettings = GENEROUS,
     auth: AuthSettings | None = None,
     clock: Clock | None = None,
+    private_webhook_urls: Literal["admins", "everyone"] = "everyone",
 ) -> AuthApp:
+    """An app over ``store``; by default users may register webhooks on 127.0.0.1, where tests' receivers are."""
     clock = clock or Clock()
-    settings = ServerSettings(auth=auth or AuthSettings(), rate_limits=rate_limits)
+    settings = ServerSettings(
+        auth=auth or AuthSettings(), rate_limits=rate_limits, private_webhook_urls=private_webhook_urls
+    )
     guard = build_guard(store, settings, clock=clock)  # built here only to inject the clock
     app = create_app(store, settings, guard=guard)
     return AuthApp(app=app, client=TestClient(app), guard=guard, clock=clock)

@@ -23,6 +23,8 @@ def guard() -> KeyGuard:
 @pytest.fixture
 def make_app(store: MemoryStore, guard: KeyGuard) -> Callable[..., FastAPI]:
     def factory(settings: ServerSettings | None = None, **kwargs: Any) -> FastAPI:
+        # Users may point webhooks at 127.0.0.1 here: that is where the tests' receivers listen.
+        settings = settings or ServerSettings(private_webhook_urls="everyone")
         return create_app(kwargs.pop("store", store), settings, guard=kwargs.pop("guard", guard))
 
     return factory

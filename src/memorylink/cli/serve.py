@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
@@ -54,6 +54,13 @@ def register(app: typer.Typer) -> None:
         metrics_public: Annotated[
             bool, typer.Option("--metrics-public", help="Serve /metrics without credentials.")
         ] = False,
+        private_webhook_urls: Annotated[
+            Literal["admins", "everyone"],
+            typer.Option(
+                "--private-webhook-urls",
+                help="Who may point a webhook at a loopback, private or link-local address: admins or everyone.",
+            ),
+        ] = "admins",
         log_level: Annotated[str, typer.Option("--log-level", help=f"One of {', '.join(LOG_LEVELS)}.")] = "info",
         log_json: Annotated[
             bool, typer.Option("--log-json", help="Log one JSON object per line (request fields as keys).")
@@ -100,6 +107,7 @@ def register(app: typer.Typer) -> None:
             cors_origins=list(cors_origin or []),
             max_body_bytes=max_body_bytes,
             metrics_public=metrics_public,
+            private_webhook_urls=private_webhook_urls,
         )
         _log_to_stderr(log_level, as_json=log_json)
         if malloc_arenas:

@@ -29,7 +29,14 @@ from memorylink.events.retry import Outcome, classify, parse_retry_after
 if TYPE_CHECKING:
     import httpx  # imported where used: it costs ~70 ms, and most processes never send a webhook
 
-__all__ = ["MAX_RESPONSE_BYTES", "MAX_URL_LENGTH", "SendResult", "WebhookSender", "validate_webhook_url"]
+__all__ = [
+    "MAX_RESPONSE_BYTES",
+    "MAX_URL_LENGTH",
+    "SendResult",
+    "WebhookSender",
+    "is_private_address",
+    "validate_webhook_url",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -346,16 +353,24 @@ def _reject_private(host: str, address: ipaddress.IPv4Address | ipaddress.IPv6Ad
             address = None
     if address is None:
         return
+    if is_private_address(address):
+        raise ValidationError(
+            f"the webhook URL must not point at a private, loopback or link-local address ({address})", field="url"
+        )
+
+
+def is_private_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether ``address`` is loopback, private, link-local, unspecified, multicast or reserved.
+
+    An IPv4-mapped IPv6 address (``::ffff:10.0.0.1``) is judged as the IPv4 address it maps.
+    """
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    if (
+    return bool(
         address.is_loopback
         or address.is_private
         or address.is_link_local
         or address.is_unspecified
         or address.is_multicast
         or address.is_reserved
-    ):
-        raise ValidationError(
-            f"the webhook URL must not point at a private, loopback or link-local address ({address})", field="url"
-        )
+    )

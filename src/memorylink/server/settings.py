@@ -7,6 +7,7 @@ The library reads no environment; ``memorylink serve`` builds these from its opt
 from __future__ import annotations
 
 import ipaddress
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -56,6 +57,11 @@ class ServerSettings(BaseModel):
         DEFAULT_MAX_BODY_BYTES, ge=1, description="largest request body accepted; larger ones get 413"
     )
     metrics_public: bool = Field(False, description="serve /metrics without credentials (else admins only)")
+    private_webhook_urls: Literal["admins", "everyone"] = Field(
+        "admins",
+        description="who may point a webhook at a loopback, private or link-local address: admins only "
+        "(the default; other users could probe the server's own network through it) or everyone",
+    )
     auth: AuthSettings = Field(default_factory=AuthSettings, description="token lifetime, password and key rules")
     rate_limits: RateLimitSettings = Field(
         default_factory=RateLimitSettings, description="per-caller budgets for reads, writes, searches and batches"

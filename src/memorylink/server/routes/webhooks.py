@@ -27,6 +27,7 @@ from memorylink.server.schemas import (
     UpdateWebhookRequest,
     WebhookTestResult,
 )
+from memorylink.server.webhook_targets import check_public_webhook_url
 
 __all__ = ["router"]
 
@@ -56,6 +57,13 @@ def _owned(request: Request, principal: Principal, webhook_id: str) -> WebhookEn
     return endpoint
 
 
+def _check_target(request: Request, principal: Principal, url: str) -> None:
+    """Refuse a non-admin's URL on the server's own network, unless the server allows it."""
+    if principal.is_admin or request.app.state.settings.private_webhook_urls == "everyone":
+        return
+    check_public_webhook_url(url)
+
+
 def _managing(request: Request, principal: Principal, webhook_id: str) -> WebhookManager:
     """The store's webhooks, once this caller may see endpoint ``webhook_id`` (else the 404 of ``_owned``)."""
     _owned(request, principal, webhook_id)
@@ -69,14 +77,17 @@ def _managing(request: Request, principal: Principal, webhook_id: str) -> Webhoo
     summary="Add a webhook endpoint",
     description="Register an endpoint; it receives the events committed from now on, signed with the "
     "Standard Webhooks scheme. The signing secret is in this response only. Non-admin endpoints only "
-    "receive their own user's events.",
+    "receive their own user's events, and may not point at a loopback, private or link-local address "
+    "unless the server allows it (`private_webhook_urls`).",
     responses={
         201: example_response("NewWebhook", "The endpoint and its secret (shown once)"),
         **error_responses(*_WRITE),
     },
 )
 def create_webhook(request: Request, body: CreateWebhookRequest, principal: Writer) -> Response:
-    created = _webhooks(request).add(body.url, **scoped_arguments(body, principal, exclude="url"))
+    arguments = scoped_arguments(body, principal, exclude="url")
+    _check_target(request, principal, body.url)
+    created = _webhooks(request).add(body.url, **arguments)
     audit_admin_action(request, principal, "webhook.created", f"webhook:{created.id}", user_id=created.user_id)
     return json_response(created, 201)
 
@@ -123,6 +134,8 @@ def update_webhook(
     if "user_id" in changes and not principal.is_admin:
         # Clearing it (null) would widen the endpoint to every user's events.
         changes["user_id"] = resolve_user(principal, changes["user_id"] or "")
+    if changes.get("url") is not None:
+        _check_target(request, principal, changes["url"])
     endpoint = webhooks.update(webhook_id, **changes) if changes else webhooks.get(webhook_id)
     if enabled is not None:
         endpoint = webhooks.enable(webhook_id) if enabled else webhooks.disable(webhook_id)
