@@ -271,7 +271,7 @@ class StoreStats(BaseModel):
         return _display.stats_html(self)
 
 
-def _check_unicode(value: str, field: str) -> None:
+def check_unicode(value: str, field: str) -> None:
     """Refuse a str UTF-8 cannot encode (a lone surrogate, which JSON can spell as "\\ud800")."""
     try:
         value.encode()
@@ -288,7 +288,7 @@ def _check_scope_id(name: str, value: object, limits: Limits, *, required: bool)
         return None
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(f"{name} must be a non-empty string", field=name)
-    _check_unicode(value, name)
+    check_unicode(value, name)
     if len(value) > limits.max_scope_id_length:
         raise LimitExceededError(
             f"{name} is {len(value)} characters; the limit max_scope_id_length is {limits.max_scope_id_length}",
@@ -305,7 +305,7 @@ def _check_text(value: object, field: str, limit: str, maximum: int) -> str:
         raise ValidationError(f"{field} must be a string, not {type(value).__name__}", field=field)
     if not value.strip():
         raise ValidationError(f"{field} must not be empty", field=field)
-    _check_unicode(value, field)
+    check_unicode(value, field)
     if len(value) > maximum:
         raise LimitExceededError(
             f"{field} is {len(value)} characters; the limit {limit} is {maximum}",
@@ -335,7 +335,7 @@ def validate_tags(tags: object, limits: Limits) -> list[str]:
     for position, tag in enumerate(tags):
         if not isinstance(tag, str) or not tag.strip():
             raise ValidationError(f"tags[{position}] must be a non-empty string", field=f"tags[{position}]")
-        _check_unicode(tag, f"tags[{position}]")
+        check_unicode(tag, f"tags[{position}]")
         if len(tag) > limits.max_tag_length:
             raise LimitExceededError(
                 f"tags[{position}] is {len(tag)} characters; the limit max_tag_length is {limits.max_tag_length}",
@@ -413,7 +413,7 @@ def validate_metadata(metadata: object, limits: Limits) -> dict[str, Any]:
             field="metadata",
         )
     encoded = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False)
-    _check_unicode(encoded, "metadata")
+    check_unicode(encoded, "metadata")
     size = len(encoded.encode())
     if size > limits.max_metadata_bytes:
         raise LimitExceededError(

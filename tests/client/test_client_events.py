@@ -54,13 +54,6 @@ def live(store: MemoryStore) -> Iterator[Live]:
 
 
 @pytest.fixture
-def proxy(live: Live) -> Iterator[CuttingProxy]:
-    running = CuttingProxy(int(live.url.rsplit(":", 1)[1]))
-    yield running
-    running.close()
-
-
-@pytest.fixture
 def http_for() -> Iterator[Callable[[str, str], httpx.Client]]:
     clients: list[httpx.Client] = []
 

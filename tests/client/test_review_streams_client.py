@@ -38,13 +38,6 @@ def live(store: MemoryStore) -> Iterator[Live]:
 
 
 @pytest.fixture
-def proxy(live: Live) -> Iterator[CuttingProxy]:
-    running = CuttingProxy(int(live.url.rsplit(":", 1)[1]))
-    yield running
-    running.close()
-
-
-@pytest.fixture
 def http(proxy: CuttingProxy) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=proxy.url, headers={"X-API-Key": ADMIN_KEY}, timeout=WAIT_S) as client:
         yield client

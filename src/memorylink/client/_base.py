@@ -42,6 +42,7 @@ from memorylink.models import (
     SearchResult,
     SortBy,
     StoreStats,
+    check_unicode,
 )
 
 if TYPE_CHECKING:
@@ -179,12 +180,7 @@ def _params(**fields: Any) -> tuple[tuple[str, str], ...]:
 
 def _url_safe(value: str, field: str) -> str:
     """A query parameter's text; a ValidationError, as the store raises, when UTF-8 cannot carry it."""
-    try:
-        value.encode()
-    except UnicodeEncodeError as error:
-        raise ValidationError(
-            f"{field} is not valid Unicode: a lone surrogate at position {error.start}", field=field
-        ) from None
+    check_unicode(value, field)
     return value
 
 
