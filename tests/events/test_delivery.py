@@ -377,3 +377,21 @@ def test_the_outbox_is_pruned_past_the_retention_but_never_ahead_of_an_enabled_e
     store._delivery.run_once()
     assert [r.event.data["id"] for r in store._outbox.read(0)] == [kept.id]
     assert store.webhooks.deliveries(slow.id)[0].state == "pending"
+
+
+def test_a_redelivery_queued_before_the_filter_narrowed_is_not_sent(
+    open_store: Callable[..., MemoryStore], receiver: Any, drain: Callable[..., None]
+) -> None:
+    store = open_store(settings=MANUAL)
+    hook = store.webhooks.add(receiver.url)
+    bobs = store.add("bob's note", user_id="bob")
+    drain(store._delivery.run_once)
+    (sent,) = receiver.wait_for(1)
+    queued = store.webhooks.redeliver(hook.id, sent.headers["webhook-id"])
+    assert queued.state == "pending"
+    store.webhooks.update(hook.id, user_id="alice")  # the endpoint now takes only alice's events
+    drain(store._delivery.run_once)
+    assert [r.json["data"]["id"] for r in receiver.requests] == [bobs.id]  # not sent again
+    (dropped,) = store.webhooks.deliveries(hook.id, state="dead")
+    assert dropped.event_id == sent.headers["webhook-id"]
+    assert dropped.last_error == "not in the endpoint's filter"

@@ -227,6 +227,7 @@ def test_users_make_keys_only_for_themselves_and_within_their_scopes(auth: AuthA
     body = made.json()
     assert body["key"].startswith(f"mlk_{body['id']}_") and body["username"] == "alice" and body["scopes"] == ["read"]
     assert body["created_by"] == "user:alice"
+    assert made.headers["Cache-Control"] == "no-store"  # the secret is in this answer: no cache keeps it
     assert_error(auth.client.post("/api/v1/keys", json={"scopes": ["admin"]}, headers=alice), 403, "forbidden")
     assert_error(auth.client.post("/api/v1/keys", json={"username": "bob"}, headers=alice), 403, "forbidden")
     assert_error(auth.client.post("/api/v1/keys", json={"user_id": "bob"}, headers=alice), 403, "forbidden")

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from memorylink import MemoryStore, NotFoundError, ValidationError
 from memorylink.embedders.hashing import HashingEmbedder
 from memorylink.errors import AuthenticationError
+from memorylink.ids import decode_id
 from memorylink.server.auth import Accounts, AlreadyExistsError, AuditLog, parse_api_key
 from memorylink.server.auth.passwords import hash_password, verify_password
 from memorylink.server.auth.tokens import TokenService, looks_like_jwt
@@ -168,9 +169,11 @@ def test_key_scopes_and_owners_are_checked(accounts: Accounts) -> None:
     with pytest.raises(ValidationError) as mismatch:
         accounts.create_key(username="alice", user_id="bob")
     assert mismatch.value.details["field"] == "user_id"
-    with pytest.raises(ValidationError) as expiry:
-        accounts.create_key(user_id="x", expires_days=0)
-    assert expiry.value.details["field"] == "expires_days"
+    for too_short in (0, 1e-300, 1 / 1441):  # under a minute would round to a key expired when made
+        with pytest.raises(ValidationError) as expiry:
+            accounts.create_key(user_id="x", expires_days=too_short)
+        assert expiry.value.details["field"] == "expires_days"
+    assert accounts.create_key(user_id="x", expires_days=1 / 1440).expires_at is not None
     assert accounts.create_key(username="alice", scopes=["write", "read", "read"]).scopes == ["read", "write"]
     assert {k.username for k in accounts.keys(username="alice")} == {"alice"}
     assert {k.user_id for k in accounts.keys(user_id="root")} == {"root"}
@@ -300,3 +303,19 @@ def test_old_audit_entries_are_pruned_as_new_ones_arrive(store: MemoryStore, clo
     kept = AuditLog(store.app_data, clock=clock)  # no retention: nothing is pruned
     assert kept.prune(datetime.fromtimestamp(clock.now - 40 * 86_400, UTC)) == 0
     assert kept.prune(datetime.fromtimestamp(clock.now + 1, UTC)) == 250
+
+
+def test_an_audit_id_taken_meanwhile_is_never_overwritten(store: MemoryStore, clock: Clock) -> None:
+    log = AuditLog(store.app_data, clock=clock)
+    other = AuditLog(store.app_data, clock=clock)  # another process's log over the same store
+    taken = other.record(actor="cli", action="key.created", target="key:cli")
+    real_next = log._ids.next
+    draws = [decode_id(taken.id.removeprefix("aud_"))]  # the first id drawn is the one just taken
+
+    def collide_once(at_ms: int | None = None) -> int:
+        return draws.pop() if draws else real_next(at_ms=at_ms)
+
+    log._ids.next = collide_once  # type: ignore[method-assign]
+    mine = log.record(actor="server", action="key.revoked", target="key:srv")
+    assert mine.id != taken.id
+    assert {e.target for e in log.page(limit=10).items} == {"key:cli", "key:srv"}

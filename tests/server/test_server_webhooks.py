@@ -26,6 +26,7 @@ def deliveries_when(api: Api, webhook_id: str, state: str, timeout_s: float = 10
 def create(api: Api, url: str, **fields: object) -> NewWebhook:
     response = api.post(W, json={"url": url, **fields})
     assert response.status_code == 201, response.text
+    assert response.headers["Cache-Control"] == "no-store"  # the signing secret is in this answer
     return NewWebhook.model_validate(response.json())
 
 
@@ -82,6 +83,7 @@ def test_rotate_secret(api: Api, store: MemoryStore) -> None:
     made = create(api, "https://example.com/hook")
     response = api.post(f"{W}/{made.id}/rotate-secret", json={"keep_old_for_s": 60})
     assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
     rotated = NewWebhook.model_validate(response.json())
     assert rotated.secret != made.secret
     assert [s.secret for s in store.webhooks.config(made.id).secrets] == [rotated.secret, made.secret]

@@ -263,6 +263,11 @@ class DeliveryWorker:
             if not page or page[0].seq != delivery.event_seq:
                 self._record(row.id, delivery._replace(state=DeliveryState.DEAD, error="event pruned"), None)
                 continue
+            if not endpoint.config.wants(page[0].event):
+                # Queued before the endpoint's filter was narrowed: it no longer receives this event.
+                dropped = delivery._replace(state=DeliveryState.DEAD, error="not in the endpoint's filter")
+                self._record(row.id, dropped, None)
+                continue
             due = self._attempt(row, endpoint, page[0], delivery, advance=False)
             if due is None:
                 return self._breaker_wait(endpoint)

@@ -23,6 +23,7 @@ from memorylink.config import Limits
 from memorylink.errors import AuthenticationError, NotFoundError, ValidationError
 from memorylink.models import check_scope_id
 from memorylink.server.auth.models import (
+    MIN_EXPIRES_DAYS,
     USERNAME_PATTERN,
     ApiKey,
     ApiKeyRecord,
@@ -275,6 +276,11 @@ class Accounts:
                 raise ValidationError("expires_days must be a positive number of days", field="expires_days")
             if expires_days > 3650:
                 raise ValidationError("expires_days must be at most 3650 (ten years)", field="expires_days")
+            if expires_days < MIN_EXPIRES_DAYS:
+                # A shorter lifetime rounds to a key that is expired before it is handed out.
+                raise ValidationError(
+                    f"expires_days must be at least {MIN_EXPIRES_DAYS:.6f} (one minute)", field="expires_days"
+                )
             expires_at = now + timedelta(days=expires_days)
         if expires_by is not None:
             if expires_at is None:

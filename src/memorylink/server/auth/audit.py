@@ -23,6 +23,7 @@ _MAX_FIELD = 128
 _PRUNE_EVERY = 200  # appends between two looks for expired entries
 _PRUNE_BATCH = 500
 _MAX_SEQ = 2**63 - 1  # SQLite's largest INTEGER
+_ID_TRIES = 8
 
 
 def _clean(value: str | None) -> str | None:
@@ -74,7 +75,14 @@ class AuditLog:
             request_id=request_id,
             details=dict(details or {}),
         )
-        self._data.put_json(AUDIT_NAMESPACE, entry.id, entry.model_dump(mode="json"))
+        # Another process (the CLI beside a server) may have taken the same id in the same
+        # millisecond; an entry is never overwritten, it takes the next free id instead.
+        for _ in range(_ID_TRIES):
+            if self._data.put_json(AUDIT_NAMESPACE, entry.id, entry.model_dump(mode="json"), only_new=True):
+                break
+            entry = entry.model_copy(update={"id": "aud_" + encode_id(self._ids.next(at_ms=int(now * 1000)))})
+        else:
+            raise RuntimeError(f"no free audit entry id after {_ID_TRIES} tries")  # 2^-20 odds each: a bug
         self._appended += 1
         if self._retention is not None and self._appended % _PRUNE_EVERY == 1:
             self.prune(entry.time - self._retention)

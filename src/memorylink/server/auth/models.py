@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from memorylink.server._constraints import SCOPE_ID, limit, states
 
 __all__ = [
+    "MIN_EXPIRES_DAYS",
     "USERNAME_PATTERN",
     "ApiKey",
     "ApiKeyRecord",
@@ -26,6 +27,9 @@ __all__ = [
     "UserRecord",
     "Whoami",
 ]
+
+MIN_EXPIRES_DAYS = 1 / 1440
+"""The shortest key lifetime, one minute: a shorter one would round to a key expired when made."""
 
 Scope = Literal["read", "write", "admin"]
 """The same scopes as :data:`memorylink.server.principal.Scope` (kept here so the CLI needs no fastapi)."""
@@ -162,7 +166,11 @@ class CreateKeyRequest(BaseModel):
     name: str | None = Field(None, max_length=128, examples=["ci pipeline"])
     scopes: list[Scope] = Field(default_factory=lambda: _DEFAULT_KEY_SCOPES.copy(), min_length=1, examples=[["read"]])
     expires_days: float | None = Field(
-        None, gt=0, le=3650, strict=True, description="lifetime in days (a fraction is fine); None: no expiry"
+        None,
+        ge=MIN_EXPIRES_DAYS,
+        le=3650,
+        strict=True,
+        description="lifetime in days (a fraction is fine, down to one minute); None: no expiry",
     )
     username: str | None = Field(
         None,

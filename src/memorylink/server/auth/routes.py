@@ -325,6 +325,7 @@ async def list_keys(
 )
 async def create_key(
     request: Request,
+    response: Response,
     body: CreateKeyRequest,
     service: Service,
     principal: Writer,
@@ -360,6 +361,7 @@ async def create_key(
         expires_by=expires_by,
     )
     await _audit(request, principal, "key.created", f"key:{created.id}", scopes=created.scopes, user_id=created.user_id)
+    response.headers["Cache-Control"] = "no-store"  # the secret: no cache may keep it (as for a token)
     return created
 
 

@@ -64,6 +64,13 @@ def _check_target(request: Request, principal: Principal, url: str) -> None:
     check_public_webhook_url(url)
 
 
+def _secret_response(created: NewWebhook, status: int) -> Response:
+    """An answer holding a signing secret: no cache may keep it."""
+    response = json_response(created, status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _managing(request: Request, principal: Principal, webhook_id: str) -> WebhookManager:
     """The store's webhooks, once this caller may see endpoint ``webhook_id`` (else the 404 of ``_owned``)."""
     _owned(request, principal, webhook_id)
@@ -89,7 +96,7 @@ def create_webhook(request: Request, body: CreateWebhookRequest, principal: Writ
     _check_target(request, principal, body.url)
     created = _webhooks(request).add(body.url, **arguments)
     audit_admin_action(request, principal, "webhook.created", f"webhook:{created.id}", user_id=created.user_id)
-    return json_response(created, 201)
+    return _secret_response(created, 201)
 
 
 @router.get(
@@ -192,7 +199,7 @@ def rotate_webhook_secret(
 ) -> Response:
     webhooks = _managing(request, principal, webhook_id)
     rotated = webhooks.rotate_secret(webhook_id, secret=body.secret, keep_old_for_s=body.keep_old_for_s)
-    return json_response(rotated)
+    return _secret_response(rotated, 200)
 
 
 @router.get(
