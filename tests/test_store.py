@@ -371,3 +371,15 @@ def test_search_hits_follow_another_instance_s_writes(open_store: Callable[..., 
     writer.delete(memory.id)
     assert reader.search("cat on a mat").hits == []
     assert reader.search("cat on a mat", user_id="default").hits == []
+
+
+@pytest.mark.parametrize("tags", [5, "one-string", b"bytes", 3.5, object()])
+def test_tags_that_are_not_a_list_are_a_validation_error(store: MemoryStore, tags: object) -> None:
+    with pytest.raises(ValidationError, match="tags must be a list of strings") as raised:
+        store.add("a note", tags=tags)  # type: ignore[arg-type]
+    assert raised.value.field == "tags"
+    memory = store.add("a note", tags=iter(["kept", "kept", "too"]))  # any iterable of strings is fine
+    assert memory.tags == ["kept", "too"]
+    with pytest.raises(ValidationError, match="tags must be a list of strings"):
+        store.update(memory.id, tags=tags)  # type: ignore[arg-type]
+    assert store.get(memory.id).tags == ["kept", "too"]  # nothing changed

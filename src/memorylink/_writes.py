@@ -75,7 +75,7 @@ class StoreWrites(StoreCore):
         item = validate_new_memory(
             {
                 "text": text,
-                "tags": list(tags),
+                "tags": _listed(tags),
                 "metadata": metadata,
                 "user_id": user_id,
                 "agent_id": agent_id,
@@ -257,7 +257,7 @@ class StoreWrites(StoreCore):
         self._check_open()
         limits = self.settings.limits
         new_text = validate_text(text, limits) if text is not None else None
-        new_tags = validate_tags(list(tags), limits) if tags is not None else None
+        new_tags = validate_tags(_listed(tags), limits) if tags is not None else None
         new_metadata = validate_metadata(metadata, limits) if metadata is not None else None
         scope = self._scope(user_id, agent_id, run_id)
         vector: npt.NDArray[np.float32] | None = None
@@ -399,7 +399,7 @@ class StoreWrites(StoreCore):
             items.append(
                 {
                     "text": message.content,
-                    "tags": list(tags),
+                    "tags": _listed(tags),
                     "metadata": {**(metadata or {}), "role": message.role, "turn": turn},
                     "user_id": user_id,
                     "agent_id": agent_id,
@@ -407,3 +407,10 @@ class StoreWrites(StoreCore):
                 }
             )
         return self._add_many(items, prefailed, None)
+
+
+def _listed(tags: object) -> object:
+    """``tags`` as a list when it is an iterable of any kind; anything else as given, for the check to name."""
+    if isinstance(tags, (str, bytes)) or not isinstance(tags, Iterable):
+        return tags
+    return list(tags)
