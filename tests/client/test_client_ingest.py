@@ -137,3 +137,32 @@ def test_bad_tags_fail_the_chunks_in_the_report(tmp_path: Path) -> None:
         assert not report.ok and report.chunks_added == 0
         assert report.errors[0].error.details["limit"] == "max_tag_length"
         assert served.list().items == []
+
+
+def test_ingest_over_a_server_with_smaller_batches_and_pages(tmp_path: Path) -> None:
+    pytest.importorskip("fastapi")
+    from memorylink import Settings
+    from memorylink.client import RemoteStore
+    from memorylink.server import ServerSettings, create_app
+
+    for number in range(4):  # 4 files of 3 chunks: batches of 50 and pages of 200 exceed the server's
+        sections = "".join(f"# Part {part}\n\nnote {number}.{part} " + "word " * 60 + "\n\n" for part in range(3))
+        (tmp_path / f"f{number}.md").write_text(sections)
+    small = Settings(limits=Limits(max_batch_size=4, max_page_size=5))
+    with (
+        MemoryStore.open(None, embedder=HashingEmbedder(), settings=small) as served,
+        serving(create_app(served, ServerSettings(no_auth=True))) as live,
+        RemoteStore(live.url) as store,
+    ):
+        first = store.ingest(tmp_path, chunk_size=400)
+        assert first.ok, first.errors
+        chunks = first.chunks_added
+        assert chunks > small.limits.max_batch_size and first.files_added == 4
+        assert served.stats().memories == chunks
+        again = store.ingest(tmp_path, chunk_size=400)  # lists every stored chunk, by pages of 5
+        assert (again.files_unchanged, again.chunks_added, again.chunks_deleted) == (4, 0, 0)
+        for number in range(3):
+            (tmp_path / f"f{number}.md").unlink()
+        pruned = store.ingest(tmp_path, chunk_size=400)  # deletes the removed files' chunks in batches of 4
+        assert pruned.ok and pruned.files_removed == 3
+        assert served.stats().memories == chunks - pruned.chunks_deleted > 0
