@@ -129,6 +129,21 @@ def test_start_latest_is_the_default_and_announces_its_position(
     assert everything.ended()
 
 
+def test_a_users_opening_position_may_be_another_users_event_id_and_nothing_else_of_it(
+    live: Live, store: MemoryStore, readers: Callable[..., SSEReader]
+) -> None:
+    # As docs/server.md says: the position is the store's newest event, whoever's it is.
+    store.add("bob's private note", user_id="bob")
+    bobs_event = outbox_ids(store)[-1]
+    reader = readers(live.url + EVENTS, headers=key(ALICE_KEY))
+    opening = reader.next()
+    assert opening.id == bobs_event and opening.data is None and opening.event is None
+    store.add("bob again", user_id="bob")
+    store.add("alice's own", user_id="alice")
+    (frame,) = reader.events(1)
+    assert frame.json()["user_id"] == "alice" and frame.id == outbox_ids(store)[-1]
+
+
 def test_non_admins_see_only_their_own_user_s_events(
     live: Live, store: MemoryStore, readers: Callable[..., SSEReader]
 ) -> None:
