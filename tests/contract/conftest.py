@@ -107,7 +107,7 @@ def _serve(live: LiveServer, store: MemoryStore) -> str:
     settings = ServerSettings(rate_limits=RateLimitSettings(enabled=False))
     if live.app is None:
         live.app = create_app(store, settings)  # the default guard: API keys and JWTs, as served
-    for derived in ("auth_service", "event_streams"):  # built on first use over the previous store
+    for derived in ("auth_service", "event_streams", "stream_positions"):  # built on first use over the previous store
         if hasattr(live.app.state, derived):
             delattr(live.app.state, derived)
     live.app.state.store = store

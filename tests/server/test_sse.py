@@ -129,19 +129,27 @@ def test_start_latest_is_the_default_and_announces_its_position(
     assert everything.ended()
 
 
-def test_a_users_opening_position_may_be_another_users_event_id_and_nothing_else_of_it(
+def test_a_users_position_is_sealed_and_resumes_without_a_gap(
     live: Live, store: MemoryStore, readers: Callable[..., SSEReader]
 ) -> None:
-    # As docs/server.md says: the position is the store's newest event, whoever's it is.
+    # The store's newest event is bob's: alice gets a position that names it without showing it.
     store.add("bob's private note", user_id="bob")
     bobs_event = outbox_ids(store)[-1]
     reader = readers(live.url + EVENTS, headers=key(ALICE_KEY))
     opening = reader.next()
-    assert opening.id == bobs_event and opening.data is None and opening.event is None
+    assert opening.id is not None and opening.id.startswith("pos_") and opening.data is None
+    assert bobs_event not in opening.id and bobs_event.removeprefix("evt_") not in opening.id
+    reader.close()
     store.add("bob again", user_id="bob")
-    store.add("alice's own", user_id="alice")
-    (frame,) = reader.events(1)
-    assert frame.json()["user_id"] == "alice" and frame.id == outbox_ids(store)[-1]
+    store.add("alice's own", user_id="alice")  # committed while alice was away
+    resumed = readers(live.url + EVENTS, headers={**key(ALICE_KEY), "Last-Event-ID": opening.id})
+    assert resumed.next().id.startswith("pos_")  # type: ignore[union-attr]
+    (frame,) = resumed.events(1)
+    assert frame.json()["user_id"] == "alice" and frame.id == outbox_ids(store)[-1]  # her own ids stay bare
+    admin = readers(live.url + EVENTS, headers=key(ADMIN_KEY))
+    assert admin.next().id == outbox_ids(store)[-1]  # admins see every event: bare ids
+    forged = httpx.get(live.url + EVENTS, headers={**key(ALICE_KEY), "Last-Event-ID": "pos_" + "A" * 60})
+    assert forged.status_code == 404 and forged.json()["error"]["details"]["field"] == "Last-Event-ID"
 
 
 def test_non_admins_see_only_their_own_user_s_events(

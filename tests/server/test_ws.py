@@ -184,6 +184,32 @@ def test_a_dropped_connection_resumes_without_gaps(dial: Callable[..., Client], 
     assert [e["event"]["id"] for e in replay] == expected
 
 
+def test_a_users_positions_are_sealed_and_resume_from_where_they_name(
+    dial: Callable[..., Client], store: MemoryStore
+) -> None:
+    store.add("bob's note", user_id="bob")
+    bobs_event = store.events.feed(start="latest").seek()
+    alice = dial(ALICE_KEY)
+    position = alice.subscribe("s1")["last_event_id"]  # the store's newest event: bob's
+    assert position.startswith("pos_") and bobs_event is not None and bobs_event not in position
+    alice.connection.close()
+    store.add("bob again", user_id="bob")
+    mine = store.add("alice while away", user_id="alice")
+    again = dial(ALICE_KEY)
+    again.subscribe("s1")
+    again.send({"type": "resume", "after": position})
+    while (message := again.recv())["type"] != "resumed":
+        assert message["type"] in ("event", "ping")
+    assert message["last_event_id"].startswith("pos_")
+    (replayed,) = again.events(1)
+    assert replayed["event"]["data"]["id"] == mine.id and replayed["event"]["user_id"] == "alice"
+    admin = dial()
+    assert admin.subscribe("s1")["last_event_id"] == store.events.feed(start="latest").seek()  # bare for admins
+    again.send({"type": "resume", "after": "pos_" + "A" * 60, "id": "r"})
+    error = again.expect("error")
+    assert error["id"] == "r" and error["error"]["code"] == "not_found"
+
+
 def test_resume_before_subscribing_starts_the_first_subscription_there(
     dial: Callable[..., Client], store: MemoryStore
 ) -> None:
@@ -428,7 +454,7 @@ def test_a_client_too_slow_to_take_a_message_is_closed_with_1008() -> None:
             closed.append(code)
 
     async def main() -> None:
-        session = _Session(Stuck(), None, StreamSettings(send_timeout_s=0.05), None, None, "req")  # type: ignore[arg-type]
+        session = _Session(Stuck(), None, StreamSettings(send_timeout_s=0.05), None, None, "req", None, None)  # type: ignore[arg-type]
         with pytest.raises(_ConnectionClosedError):
             await session.send({"type": "ping"})
 

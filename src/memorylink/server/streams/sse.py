@@ -27,6 +27,7 @@ from memorylink.server.errors import ApiError, error_body, request_id_of
 from memorylink.server.principal import Guard, Principal, requires
 from memorylink.server.streams._common import MAX_EVENT_ID, require_outbox, store_and_settings, stream_error_body
 from memorylink.server.streams._hub import hub_of
+from memorylink.server.streams._positions import positions_of
 from memorylink.server.streams._selection import Selection, select
 from memorylink.server.streams._tail import Tail
 from memorylink.server.streams.settings import StreamSettings
@@ -70,7 +71,10 @@ _EXAMPLE = (
 async def stream_events(
     request: Request,
     principal: Annotated[Principal, Depends(requires("read", "reads"))],
-    after: Annotated[str | None, Query(max_length=MAX_EVENT_ID, description="resume after this event id")] = None,
+    after: Annotated[
+        str | None,
+        Query(max_length=MAX_EVENT_ID, description="resume after this event id (or position token, `pos_...`)"),
+    ] = None,
     start: Annotated[
         Literal["latest", "oldest"],
         Query(description="with no event id: only new events (`latest`) or all kept (`oldest`)"),
@@ -86,7 +90,9 @@ async def stream_events(
     last_event_id: Annotated[
         str | None,
         Header(
-            alias="Last-Event-ID", max_length=MAX_EVENT_ID, description="resume after this event id (wins over `after`)"
+            alias="Last-Event-ID",
+            max_length=MAX_EVENT_ID,
+            description="resume after this event id or position token (wins over `after`)",
         ),
     ] = None,
 ) -> EventSourceResponse:
@@ -97,8 +103,9 @@ async def stream_events(
         raise ApiError(503, "shutting_down", "the server is shutting down; reconnect to another instance or later")
     selection = select(principal, types, user_id=user_id, agent_id=agent_id, run_id=run_id)
     resume = last_event_id or after
+    positions = await positions_of(request.app)
     try:
-        tail = await Tail.open(store, hub.watch, resume, start)
+        tail = await Tail.open(store, hub.watch, positions.open(resume), start)
     except NotFoundError:
         raise ApiError(
             404,
@@ -108,7 +115,8 @@ async def stream_events(
             {"id": resume, "kind": "event", "field": "Last-Event-ID" if last_event_id else "after"},
         ) from None
     hub.track(tail)
-    frames = _frames(tail, selection, follow, settings, request)
+    opening = positions.shown(tail.cursor, admin=principal.is_admin)
+    frames = _frames(tail, selection, follow, settings, request, opening)
 
     async def finish() -> None:
         # Runs when the response ends for any reason, the client leaving included: the generator
@@ -160,11 +168,11 @@ class _EventStream(EventSourceResponse):
 
 
 async def _frames(
-    tail: Tail, selection: Selection, follow: bool, settings: StreamSettings, request: Request
+    tail: Tail, selection: Selection, follow: bool, settings: StreamSettings, request: Request, opening: str | None
 ) -> AsyncGenerator[ServerSentEvent, None]:
     request_id = request_id_of(request)
     guard: Guard = request.app.state.guard
-    yield ServerSentEvent(id=tail.cursor, retry=settings.sse_retry_ms)
+    yield ServerSentEvent(id=opening, retry=settings.sse_retry_ms)  # the position, sealed for non-admins
     check_at = time.monotonic() + settings.reauth_interval_s
     pages = tail.pages(follow=follow, idle_s=settings.reauth_interval_s)
     try:

@@ -38,6 +38,7 @@ from memorylink.server.errors import ApiError, error_body
 from memorylink.server.principal import Guard, Principal
 from memorylink.server.streams._common import MAX_EVENT_ID, require_outbox, store_and_settings, stream_error_body
 from memorylink.server.streams._hub import StreamHub, hub_of
+from memorylink.server.streams._positions import Positions, positions_of
 from memorylink.server.streams._selection import Selection, select
 from memorylink.server.streams._tail import Tail
 from memorylink.server.streams.settings import StreamSettings
@@ -83,7 +84,8 @@ async def event_socket(websocket: WebSocket) -> None:
         except ApiError as error:
             await _refuse(websocket, error, request_id)
             return
-        session = _Session(websocket, store, settings, hub, principal, request_id, credential)
+        positions = await positions_of(websocket.app)
+        session = _Session(websocket, store, settings, hub, principal, request_id, credential, positions)
         logger.debug("event socket %s opened for %s", request_id, principal.user_id)
         await session.run()
     except (_ConnectionClosedError, WebSocketDisconnect, OSError):
@@ -197,9 +199,11 @@ class _Session:
         hub: StreamHub,
         principal: Principal,
         request_id: str,
-        credential: Request | None = None,
+        credential: Request | None,
+        positions: Positions,
     ) -> None:
         self.websocket = websocket
+        self.positions = positions
         self.credential = credential  # the handshake (or auth message) as a request, to check again
         self.store = store
         self.settings = settings
@@ -408,7 +412,7 @@ class _Session:
             await self._pump_from(tail)
         async with self.lock:
             self.subscriptions[sid] = selection
-            reply = {"type": "subscribed", "id": sid, **selection.describe(), "last_event_id": self.cursor}
+            reply = {"type": "subscribed", "id": sid, **selection.describe(), "last_event_id": self._shown(self.cursor)}
             await self._send_locked(json.dumps(reply))
 
     async def _resume(self, message: dict[str, Any]) -> None:
@@ -416,7 +420,7 @@ class _Session:
         if after is not None and (not isinstance(after, str) or not 0 < len(after) <= MAX_EVENT_ID):
             raise _MessageError(422, "validation_error", "after must be an event id or null", {"field": "after"})
         try:
-            tail = await Tail.open(self.store, self.hub.watch, after)
+            tail = await Tail.open(self.store, self.hub.watch, self.positions.open(after))
         except NotFoundError:
             raise _MessageError(
                 404,
@@ -428,9 +432,13 @@ class _Session:
             if self.pending is not None:
                 self.pending.close()
             self.pending = tail
-            await self.send({"type": "resumed", "after": after, "last_event_id": tail.cursor})
+            await self.send({"type": "resumed", "after": after, "last_event_id": self._shown(tail.cursor)})
             return
         await self._pump_from(tail, reply={"type": "resumed", "after": after})
+
+    def _shown(self, event_id: str | None) -> str | None:
+        """A position as this caller may see it (the event may be another user's: sealed for non-admins)."""
+        return self.positions.shown(event_id, admin=self.principal.is_admin)
 
     # -- delivery --------------------------------------------------------------------
 
@@ -446,7 +454,7 @@ class _Session:
             self.hub.track(tail)
             self.task_group.start_soon(self._quietly, functools.partial(self._pump, tail, self.generation))
             if reply is not None:
-                await self._send_locked(json.dumps({**reply, "last_event_id": tail.cursor}))
+                await self._send_locked(json.dumps({**reply, "last_event_id": self._shown(tail.cursor)}))
 
     async def _pump(self, tail: Tail, generation: int) -> None:
         pages = tail.pages(follow=True)
