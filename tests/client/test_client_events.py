@@ -152,6 +152,21 @@ def test_a_latest_feed_cut_before_any_event_resumes_from_where_it_started(
     assert [e.id for e in collector.events] == ids(store, start_id)
 
 
+def test_a_users_feed_cut_before_its_first_event_resumes_from_its_sealed_position(
+    live: Live, store: MemoryStore, proxy: CuttingProxy, http_for: Callable[[str, str], httpx.Client]
+) -> None:
+    store.add("bob's, the newest event", user_id="bob")
+    feed = RemoteEvents(http_for(proxy.url, ALICE_KEY), reconnect=FAST).feed(follow=True, start="latest")
+    collector = Collector(feed)
+    wait_until(lambda: (feed.last_event_id or "").startswith("pos_"), "the stream to announce its position")
+    proxy.cut(pause=True)
+    mine = store.add("alice's, while away", user_id="alice")
+    proxy.resume()
+    collector.wait_for(1)
+    collector.stop()
+    assert [e.data["id"] for e in collector.events] == [mine.id]  # nothing lost, nothing of bob's
+
+
 def test_feed_types_and_scope(live: Live, store: MemoryStore, http_for: Callable[[str, str], httpx.Client]) -> None:
     memory = store.add("alice's", user_id="alice", agent_id="a1")
     store.add("bob's", user_id="bob")
