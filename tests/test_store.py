@@ -383,3 +383,18 @@ def test_tags_that_are_not_a_list_are_a_validation_error(store: MemoryStore, tag
     with pytest.raises(ValidationError, match="tags must be a list of strings"):
         store.update(memory.id, tags=tags)  # type: ignore[arg-type]
     assert store.get(memory.id).tags == ["kept", "too"]  # nothing changed
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "alice\n", "\x1b[31mroot", "tab\there", "del\x7f", "nel\x85"])
+def test_scope_ids_with_control_characters_are_refused(store: MemoryStore, bad: str) -> None:
+    for call in (
+        lambda: store.add("a note", user_id=bad),
+        lambda: store.add("a note", agent_id=bad),
+        lambda: store.list(run_id=bad),
+        lambda: store.search("a note", user_id=bad),
+    ):
+        with pytest.raises(ValidationError, match="control characters") as raised:
+            call()
+        assert raised.value.field in ("user_id", "agent_id", "run_id")
+    assert store.list().items == []  # nothing was stored
+    assert store.add("a note", user_id="ünïcode ok").user_id == "ünïcode ok"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
@@ -271,6 +272,10 @@ class StoreStats(BaseModel):
         return _display.stats_html(self)
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+"""C0 and C1 control characters and DEL: refused in scope ids (``SCOPE_ID`` in the REST schema says the same)."""
+
+
 def check_unicode(value: str, field: str) -> None:
     """Refuse a str UTF-8 cannot encode (a lone surrogate, which JSON can spell as "\\ud800")."""
     try:
@@ -289,6 +294,13 @@ def _check_scope_id(name: str, value: object, limits: Limits, *, required: bool)
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(f"{name} must be a non-empty string", field=name)
     check_unicode(value, name)
+    control = _CONTROL.search(value)
+    if control is not None:
+        # Ids end up in logs, audit entries and headers, where a control character is a forgery tool.
+        raise ValidationError(
+            f"{name} must not contain control characters (U+{ord(control.group()):04X} at position {control.start()})",
+            field=name,
+        )
     if len(value) > limits.max_scope_id_length:
         raise LimitExceededError(
             f"{name} is {len(value)} characters; the limit max_scope_id_length is {limits.max_scope_id_length}",

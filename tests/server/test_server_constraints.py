@@ -70,7 +70,7 @@ def test_bounds_come_from_the_served_store(
     assert schemas["SearchRequest"]["properties"]["tags"]["anyOf"][0]["items"] == {"type": "string"}
     assert schemas["CreateMemoryRequest"]["properties"]["tags"]["items"]["maxLength"] == 3
     user_id = schemas["SearchRequest"]["properties"]["user_id"]["anyOf"][0]
-    assert user_id == {"type": "string", "minLength": 1, "maxLength": 5, "pattern": r"\S"}
+    assert user_id == {"type": "string", "minLength": 1, "maxLength": 5, "pattern": pattern(_constraints.SCOPE_ID)}
     listing = {p["name"]: p["schema"] for p in document["paths"]["/api/v1/memories"]["get"]["parameters"]}
     assert listing["limit"]["maximum"] == 9
     assert _constraints.MARKER not in str(document)

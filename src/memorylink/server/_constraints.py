@@ -58,8 +58,12 @@ _NON_BLANK = r"\S"
 _BASE32 = "0-9A-TV-Za-tv-z"
 """Crockford base32 as ``memorylink.ids.decode_id`` reads it: any case, I / L / O as 1 / 1 / 0, no U."""
 
-SCOPE_ID = states(minLength=1, pattern=_NON_BLANK, maxLength=limit("max_scope_id_length"))
-NEW_MEMORY_USER_ID = states(pattern=r"^(?![\s\S])|\S", maxLength=limit("max_scope_id_length"))
+_SCOPE_ID_TEXT = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*(?![\s\S])"
+r"""Not blank, and no C0 / C1 control character or DEL: ``memorylink.models``' scope id check. ``(?![\s\S])``
+ends the text where ``$`` would not (Python's ``$`` also matches before a final newline)."""
+
+SCOPE_ID = states(minLength=1, pattern=_SCOPE_ID_TEXT, maxLength=limit("max_scope_id_length"))
+NEW_MEMORY_USER_ID = states(pattern=r"^(?![\s\S])|" + _SCOPE_ID_TEXT, maxLength=limit("max_scope_id_length"))
 """Like SCOPE_ID, or empty: ``add`` reads an empty user_id as "not given" (the caller's own user)."""
 TEXT = states(minLength=1, pattern=_NON_BLANK, maxLength=limit("max_text_length"))
 QUERY = states(minLength=1, pattern=_NON_BLANK, maxLength=limit("max_query_length"))
