@@ -34,6 +34,7 @@ __all__ = [
     "MAX_URL_LENGTH",
     "SendResult",
     "WebhookSender",
+    "ip_literal",
     "is_private_address",
     "validate_webhook_url",
 ]
@@ -318,7 +319,7 @@ def validate_webhook_url(url: str, *, allow_private: bool = True) -> str:
         raise ValidationError("the webhook URL has no host", field="url")
     if parsed.userinfo:
         raise ValidationError("the webhook URL must not contain credentials (user:pass@)", field="url")
-    address = _ip_literal(parsed.host)
+    address = ip_literal(parsed.host)
     if address is None and not _HOSTNAME.fullmatch(parsed.raw_host.decode("ascii", "replace")):
         raise ValidationError("the webhook URL's host is not a valid host name", field="url")
     port = parsed.port
@@ -334,7 +335,8 @@ def validate_webhook_url(url: str, *, allow_private: bool = True) -> str:
     return result
 
 
-def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address ``host`` spells in standard form (``10.0.0.1``, ``::1``), else None (a name)."""
     try:
         return ipaddress.ip_address(host)
     except ValueError:

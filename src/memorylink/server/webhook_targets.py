@@ -11,14 +11,13 @@ elsewhere later (DNS rebinding) is not caught; an egress firewall is the complet
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import socket
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from memorylink.errors import ValidationError
-from memorylink.events.sender import is_private_address, validate_webhook_url
+from memorylink.events.sender import ip_literal, is_private_address, validate_webhook_url
 
 __all__ = ["Resolver", "check_public_webhook_url"]
 
@@ -49,11 +48,7 @@ def check_public_webhook_url(url: str, *, resolve: Resolver = _getaddrinfo) -> N
         raise ValidationError(f"{exc}; {_ADMINS_ONLY}", field="url") from None
     parsed = httpx.URL(normalised)
     host = parsed.host
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    else:
+    if ip_literal(host) is not None:
         return  # a public literal: validate_webhook_url has judged it
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     try:
@@ -63,11 +58,8 @@ def check_public_webhook_url(url: str, *, resolve: Resolver = _getaddrinfo) -> N
         logger.debug("webhook host %s does not resolve; accepted unchecked", host)
         return
     for info in infos:
-        try:
-            address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        except ValueError:
-            continue
-        if is_private_address(address):
+        address = ip_literal(str(info[4][0]).split("%", 1)[0])  # a scoped IPv6 address ends "%eth0"
+        if address is not None and is_private_address(address):
             raise ValidationError(
                 f"the webhook URL's host {host} resolves to {address}, a private, loopback or link-local "
                 f"address; {_ADMINS_ONLY}",
