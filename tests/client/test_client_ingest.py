@@ -166,3 +166,26 @@ def test_ingest_over_a_server_with_smaller_batches_and_pages(tmp_path: Path) -> 
         pruned = store.ingest(tmp_path, chunk_size=400)  # deletes the removed files' chunks in batches of 4
         assert pruned.ok and pruned.files_removed == 3
         assert served.stats().memories == chunks - pruned.chunks_deleted > 0
+
+
+def test_server_sized_learns_the_maximum_once() -> None:
+    from memorylink.client._ingest import ServerSized
+    from memorylink.errors import LimitExceededError
+
+    class Small(RecordingTarget):
+        refusals = 0
+
+        def add_many(self, items: Sequence[dict[str, Any]]) -> BatchResult:
+            if len(items) > 2:
+                Small.refusals += 1
+                raise LimitExceededError("too many", limit="max_batch_size", maximum=2, actual=len(items))
+            return super().add_many(items)
+
+    target = Small()
+    sized = ServerSized(target)
+    first = sized.add_many([{"text": f"t{n}"} for n in range(5)])
+    second = sized.add_many([{"text": f"u{n}"} for n in range(3)])
+    assert [item.index for item in first.items] == [0, 1, 2, 3, 4] and first.succeeded == 5
+    assert second.succeeded == 3
+    assert Small.refusals == 1  # the second call was cut up front
+    assert [len(batch) for batch in target.batches] == [2, 2, 1, 2, 1]

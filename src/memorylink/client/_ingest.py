@@ -81,30 +81,37 @@ class ServerSized:
     """A remote store as the ingest engine uses it, with batches and pages cut to the server's limits.
 
     The client sizes them by the library's default ``Limits``; a server configured lower
-    refuses such a batch or page whole, naming its maximum, and the call is then made again
-    in parts of that size (an ``add_many``'s results keep their input indexes).
+    refuses such a batch or page whole, naming its maximum. That maximum is then kept, so
+    the refused call and every later one are made in parts of that size (an ``add_many``'s
+    results keep their input indexes).
     """
 
     def __init__(self, target: IngestTarget) -> None:
         self._target = target
+        self._max_page: int | None = None  # learned from the server's refusals
+        self._max_batch: int | None = None
 
     def list(self, **arguments: Any) -> Page[Memory]:
+        limit = int(arguments.get("limit") or 0)
+        if self._max_page is not None and limit > self._max_page:
+            arguments = {**arguments, "limit": self._max_page}
         try:
             return self._target.list(**arguments)
         except LimitExceededError as error:
             smaller = _smaller_maximum(error, "max_page_size", int(arguments.get("limit") or 0))
             if smaller is None:
                 raise
+            self._max_page = smaller
             return self._target.list(**{**arguments, "limit": smaller})
 
     def add_many(self, items: Sequence[dict[str, Any]]) -> BatchResult:
-        try:
-            return self._target.add_many(items)
-        except LimitExceededError as error:
-            size = _smaller_maximum(error, "max_batch_size", len(items))
-            if size is None:
-                raise
-        parts = [(start, self.add_many(items[start : start + size])) for start in range(0, len(items), size)]
+        size = self._known_batch(len(items))
+        if size is None:
+            try:
+                return self._target.add_many(items)
+            except LimitExceededError as error:
+                size = self._learn_batch(error, len(items))
+        parts = [(start, self._target.add_many(items[start : start + size])) for start in range(0, len(items), size)]
         results = [
             BatchItemResult.model_validate({**item.model_dump(), "index": start + item.index})
             for start, part in parts
@@ -125,11 +132,26 @@ class ServerSized:
         run_id: str | None = None,
     ) -> int:
         scope = {"user_id": user_id, "agent_id": agent_id, "run_id": run_id}
-        listed = None if ids is None else list(ids)
-        try:
-            return self._target.delete_many(listed, **scope)
-        except LimitExceededError as error:
-            size = _smaller_maximum(error, "max_batch_size", len(listed or ()))
-            if size is None or listed is None:
-                raise
-        return sum(self.delete_many(listed[start : start + size], **scope) for start in range(0, len(listed), size))
+        if ids is None:
+            return self._target.delete_many(None, **scope)
+        listed = list(ids)
+        size = self._known_batch(len(listed))
+        if size is None:
+            try:
+                return self._target.delete_many(listed, **scope)
+            except LimitExceededError as error:
+                size = self._learn_batch(error, len(listed))
+        parts = (listed[start : start + size] for start in range(0, len(listed), size))
+        return sum(self._target.delete_many(part, **scope) for part in parts)
+
+    def _known_batch(self, count: int) -> int | None:
+        """The part size for ``count`` items when a smaller server maximum is already known, else None."""
+        return self._max_batch if self._max_batch is not None and count > self._max_batch else None
+
+    def _learn_batch(self, error: LimitExceededError, count: int) -> int:
+        """Keep the server's ``max_batch_size`` from its refusal of ``count`` items; re-raise any other refusal."""
+        maximum = _smaller_maximum(error, "max_batch_size", count)
+        if maximum is None:
+            raise error
+        self._max_batch = maximum
+        return maximum
